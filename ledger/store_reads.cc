@@ -1,0 +1,289 @@
+// EventStore's public surface: reads, iterators, snapshots, rebuild, verify.
+
+#include <rocksdb/db.h>
+
+#include "ledger/event_store.h"
+#include "ledger/internal/store_impl.h"
+#include "ledger/key_layout.h"
+
+namespace runledger::ledger {
+namespace {
+
+constexpr size_t kRebuildBatchEvents = 8192;
+
+class RocksTableIterator : public TableIterator {
+ public:
+  RocksTableIterator(std::shared_lock<std::shared_mutex> lock, rocksdb::Iterator* it)
+      : lock_(std::move(lock)), it_(it) {}
+  void Seek(std::string_view key) override { it_->Seek(ToSlice(key)); }
+  void SeekForPrev(std::string_view key) override { it_->SeekForPrev(ToSlice(key)); }
+  void SeekToFirst() override { it_->SeekToFirst(); }
+  void SeekToLast() override { it_->SeekToLast(); }
+  bool Valid() const override { return it_ && it_->Valid(); }
+  void Next() override { it_->Next(); }
+  void Prev() override { it_->Prev(); }
+  std::string_view key() const override { return ToView(it_->key()); }
+  std::string_view value() const override { return ToView(it_->value()); }
+  Status status() const override {
+    if (!it_) return Status::Unavailable("the store is closed");
+    return internal::FromRocks(it_->status(), "iterating");
+  }
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;  // declared first: released last
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+class RocksSnapshot : public ReadSnapshot {
+ public:
+  RocksSnapshot(std::shared_lock<std::shared_mutex> lock, rocksdb::DB* db, std::uint64_t size)
+      : lock_(std::move(lock)), db_(db), snapshot_(db ? db->GetSnapshot() : nullptr), size_(size) {}
+  ~RocksSnapshot() override {
+    if (snapshot_) db_->ReleaseSnapshot(snapshot_);
+  }
+  std::uint64_t size() const override { return size_; }
+  void set_size(std::uint64_t size) { size_ = size; }
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+  std::uint64_t size_;
+};
+
+// Writes rebuilt projections in unsynced batches; one flush at the end.
+class RebuildContext : public WriteContext {
+ public:
+  explicit RebuildContext(EventStore::Impl& impl) : impl_(impl) {}
+  void Put(TableId table, std::string_view key, std::string_view value) override {
+    batch_.Put(impl_.cf(table), ToSlice(key), ToSlice(value));
+  }
+  void Delete(TableId table, std::string_view key) override {
+    batch_.Delete(impl_.cf(table), ToSlice(key));
+  }
+  Result<std::optional<std::string>> Get(TableId table, std::string_view key) override {
+    return impl_.Read(table, key);
+  }
+  Status Flush() {
+    rocksdb::WriteOptions options;
+    options.disableWAL = true;
+    Status s = internal::FromRocks(impl_.db()->Write(options, &batch_), "writing rebuilt projections");
+    batch_.Clear();
+    return s;
+  }
+
+ private:
+  EventStore::Impl& impl_;
+  rocksdb::WriteBatch batch_;
+};
+
+// Names the first position whose content no longer matches the leaf stored
+// when it was appended; the caller already knows the root is wrong.
+Status FirstChangedLeaf(EventStore& store, std::uint64_t size, std::string_view which) {
+  auto it = store.NewIterator(kEventsTable);
+  std::uint64_t position = 1;
+  for (it->SeekToFirst(); it->Valid() && position <= size; it->Next(), ++position) {
+    Hash claimed;
+    auto leaf = RecomputeLeafHash(it->value(), &claimed);
+    auto stored = store.Subtree({0, position - 1});
+    if (!leaf || !stored || *leaf != *stored) {
+      return Status::Corruption("position " + std::to_string(position) +
+                                ": the event was changed after it was appended");
+    }
+  }
+  return Status::Corruption("the events up to position " + std::to_string(size) +
+                            " do not hash to the " + std::string(which) + " checkpoint's root");
+}
+
+}  // namespace
+
+EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventStore::~EventStore() = default;
+
+Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options, BatchHook* hook) {
+  auto impl = std::make_unique<Impl>(options, hook);
+  RUNLEDGER_RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
+}
+
+void EventStore::Submit(std::unique_ptr<Command> command) { impl_->Submit(std::move(command)); }
+
+Result<std::optional<std::string>> EventStore::Get(TableId table, std::string_view key) const {
+  auto lock = impl_->ReadLock();
+  return impl_->Read(table, key);
+}
+
+Result<std::optional<std::string>> EventStore::ReadEventBytes(std::uint64_t position) const {
+  return Get(kEventsTable, EventKey(position));
+}
+
+Result<std::optional<Event>> EventStore::ReadEvent(std::uint64_t position) const {
+  auto bytes = ReadEventBytes(position);
+  if (!bytes) return bytes.error();
+  if (!bytes->has_value()) return std::optional<Event>();
+  auto event = DecodeEvent(**bytes);
+  if (!event) return event.error();
+  return std::optional<Event>(std::move(*event));
+}
+
+Result<std::optional<std::uint64_t>> EventStore::StreamPosition(const Uuid& run_id,
+                                                                std::uint32_t seq) const {
+  auto value = Get(kStreamsTable, StreamKey(run_id, seq));
+  if (!value) return value.error();
+  if (!value->has_value() || (*value)->size() != 8) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(ReadU64(**value));
+}
+
+std::unique_ptr<TableIterator> EventStore::NewIterator(TableId table,
+                                                       const ReadSnapshot* snapshot) const {
+  auto lock = impl_->ReadLock();
+  if (!impl_->db()) return std::make_unique<RocksTableIterator>(std::move(lock), nullptr);
+  rocksdb::ReadOptions options;
+  if (snapshot) options.snapshot = static_cast<const RocksSnapshot*>(snapshot)->get();
+  rocksdb::Iterator* it = impl_->db()->NewIterator(options, impl_->cf(table));
+  return std::make_unique<RocksTableIterator>(std::move(lock), it);
+}
+
+std::unique_ptr<ReadSnapshot> EventStore::NewSnapshot() const {
+  auto lock = impl_->ReadLock();
+  rocksdb::DB* db = impl_->db();
+  auto snapshot = std::make_unique<RocksSnapshot>(std::move(lock), db, 0);
+  if (!db) return snapshot;
+  // The snapshot's size is its last event, not size(): a batch may be written
+  // but not yet published.
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot->get();
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, impl_->cf(kEventsTable)));
+  it->SeekToLast();
+  snapshot->set_size(it->Valid() ? ReadU64(ToView(it->key())) : 0);
+  return snapshot;
+}
+
+Result<Hash> EventStore::Subtree(SubtreeId id) {
+  auto value = Get(kMerkleTable, MerkleKey(id.level, id.index));
+  if (!value) return value.error();
+  if (!value->has_value() || (*value)->size() != 32) {
+    return Status::Corruption("missing Merkle subtree " + std::to_string(id.level) + "/" +
+                              std::to_string(id.index));
+  }
+  Hash hash;
+  std::memcpy(hash.data(), (*value)->data(), hash.size());
+  return hash;
+}
+
+std::uint64_t EventStore::size() const { return impl_->size_.load(std::memory_order_acquire); }
+bool EventStore::writable() const { return impl_->writable_.load(); }
+
+std::optional<Checkpoint> EventStore::LatestCheckpoint() const {
+  std::lock_guard lock(impl_->checkpoint_mutex_);
+  return impl_->checkpoint_;
+}
+
+const std::string& EventStore::PublicKeyPem() const { return impl_->signer_->PublicKeyPem(); }
+
+Result<Checkpoint> EventStore::CheckpointNow() {
+  std::promise<Status> done;
+  auto signed_future = done.get_future();
+  Submit(std::make_unique<CheckpointRequest>(std::move(done)));
+  RUNLEDGER_RETURN_IF_ERROR(signed_future.get());
+  auto cp = LatestCheckpoint();
+  if (!cp) return Status::NotFound("no_checkpoint", "the ledger holds no event yet");
+  return *cp;
+}
+
+Status EventStore::RebuildProjections() { return impl_->Rebuild(); }
+
+Status EventStore::Impl::Rebuild() {
+  if (options_.start_committer) return Status::Internal("rebuild needs an offline store");
+  for (size_t i = 0; i < options_.projection_tables.size(); ++i) {
+    const TableId table = kFirstProjectionTable + static_cast<TableId>(i);
+    const size_t slot = static_cast<size_t>(table) + 1;
+    RUNLEDGER_RETURN_IF_ERROR(internal::FromRocks(db_->DropColumnFamily(handles_[slot]), "dropping"));
+    RUNLEDGER_RETURN_IF_ERROR(
+        internal::FromRocks(db_->DestroyColumnFamilyHandle(handles_[slot]), "dropping"));
+    rocksdb::ColumnFamilyHandle* fresh = nullptr;
+    RUNLEDGER_RETURN_IF_ERROR(internal::FromRocks(
+        db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), options_.projection_tables[i], &fresh),
+        "recreating"));
+    handles_[slot] = fresh;
+  }
+  if (hook_ == nullptr) return Status::Ok();
+  hook_->OnReset();
+  RebuildContext ctx(*this);
+  std::vector<Event> pending;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEventsTable)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto event = DecodeEvent(ToView(it->value()));
+    if (!event) return event.error();
+    hook_->OnEvent(*event, ctx);
+    pending.push_back(std::move(*event));
+    if (pending.size() == kRebuildBatchEvents) {
+      RUNLEDGER_RETURN_IF_ERROR(ctx.Flush());
+      hook_->OnCommitted(pending);
+      pending.clear();
+    }
+  }
+  RUNLEDGER_RETURN_IF_ERROR(internal::FromRocks(it->status(), "reading events"));
+  RUNLEDGER_RETURN_IF_ERROR(ctx.Flush());
+  hook_->OnCommitted(pending);
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> tables(handles_.begin() + 1 + kFirstProjectionTable,
+                                                   handles_.end());
+  return internal::FromRocks(db_->Flush(flush, tables), "flushing rebuilt projections");
+}
+
+Status VerifyStore(EventStore& store, const std::optional<Checkpoint>& trusted, VerifyReport* report) {
+  const auto latest = store.LatestCheckpoint();
+  if (latest && !latest->VerifyWith(store.PublicKeyPem())) {
+    return Status::Corruption("the latest checkpoint's signature does not verify");
+  }
+  if (trusted && latest && trusted->size > latest->size) {
+    return Status::Corruption("the trusted checkpoint (size " + std::to_string(trusted->size) +
+                              ") is beyond the store's latest (size " + std::to_string(latest->size) +
+                              "): the store lost events");
+  }
+  if (trusted && !trusted->VerifyWith(store.PublicKeyPem())) {
+    return Status::Corruption("the trusted checkpoint was not signed by this store's key");
+  }
+  MerkleFrontier frontier;
+  auto check_root = [&](const Checkpoint& cp, std::string_view which) -> Status {
+    if (frontier.size() == cp.size && frontier.Root() != cp.root) {
+      return FirstChangedLeaf(store, cp.size, which);
+    }
+    return Status::Ok();
+  };
+  auto it = store.NewIterator(kEventsTable);
+  std::uint64_t expected = 1;
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
+    const std::uint64_t position = it->key().size() == 8 ? ReadU64(it->key()) : 0;
+    if (position != expected) {
+      return Status::Corruption("position " + std::to_string(expected) + " is missing");
+    }
+    Hash claimed;
+    auto leaf = RecomputeLeafHash(it->value(), &claimed);
+    if (!leaf) return Status::Corruption("position " + std::to_string(position) + ": " + leaf.error().message());
+    if (*leaf != claimed) {
+      return Status::Corruption("position " + std::to_string(position) +
+                                ": the event's content does not match its hash");
+    }
+    frontier.Append(*leaf, [](SubtreeId, const Hash&) {});
+    if (trusted) RUNLEDGER_RETURN_IF_ERROR(check_root(*trusted, "trusted"));
+    if (latest) RUNLEDGER_RETURN_IF_ERROR(check_root(*latest, "latest"));
+  }
+  RUNLEDGER_RETURN_IF_ERROR(it->status());
+  if (latest && frontier.size() < latest->size) {
+    return Status::Corruption("the store holds " + std::to_string(frontier.size()) +
+                              " events but its checkpoint covers " + std::to_string(latest->size));
+  }
+  if (trusted && frontier.size() < trusted->size) {
+    return Status::Corruption("the store holds fewer events than the trusted checkpoint covers");
+  }
+  report->events = frontier.size();
+  report->checkpoint_size = latest ? latest->size : 0;
+  report->root = frontier.Root();
+  return Status::Ok();
+}
+
+}  // namespace runledger::ledger
