@@ -216,6 +216,19 @@ Result<std::optional<Event>> EventStore::Impl::FindByClientId(const Uuid& run_id
   return std::optional<Event>(std::move(*event));
 }
 
+Result<std::optional<Event>> EventStore::Impl::EventAt(std::uint64_t position) {
+  if (!batch_events_.empty() && position >= batch_events_.front().position &&
+      position <= batch_events_.back().position) {
+    return std::optional<Event>(batch_events_[position - batch_events_.front().position]);
+  }
+  auto bytes = Read(kEventsTable, EventKey(position));
+  if (!bytes) return bytes.error();
+  if (!bytes->has_value()) return std::optional<Event>();
+  auto event = DecodeEvent(**bytes);
+  if (!event) return event.error();
+  return std::optional<Event>(std::move(*event));
+}
+
 const Event& EventStore::Impl::Append(Event event) {
   auto version = StreamVersion(event.run_id);
   event.seq = (version ? *version : 0) + 1;  // a read error here fails the batch at write time

@@ -93,6 +93,8 @@ class AppendContext : public WriteContext {
   // The event appended earlier with this client id, if any (this batch included).
   virtual Result<std::optional<Event>> FindByClientId(const Uuid& run_id,
                                                       std::string_view client_id) = 0;
+  // The event at `position`, whether committed or earlier in this batch.
+  virtual Result<std::optional<Event>> EventAt(std::uint64_t position) = 0;
   // Assigns seq, position, recorded_at and hash, adds the event and its
   // projection updates to the batch. The reference lives until Complete.
   virtual const Event& Append(Event event) = 0;

@@ -63,6 +63,7 @@ class EventStore::Impl : public AppendContext {
   }
   Result<std::uint32_t> StreamVersion(const Uuid& run_id) override;
   Result<std::optional<Event>> FindByClientId(const Uuid& run_id, std::string_view client_id) override;
+  Result<std::optional<Event>> EventAt(std::uint64_t position) override;
   const Event& Append(Event event) override;
   std::int64_t batch_time_ms() const override { return batch_time_ms_; }
 

@@ -1,0 +1,179 @@
+#include "projections/run_projection.h"
+
+#include "ledger/key_layout.h"
+#include "projections/tables.h"
+
+namespace runledger::projections {
+namespace {
+
+constexpr size_t kRunCacheMax = 200000;
+
+std::string DatastoreId(const RunState& state) {
+  const Json* id = state.datastore.Find("id");
+  return id && id->is_string() ? id->string() : std::string();
+}
+
+std::string TriggeredBy(const RunState& state) {
+  const Json* kind = state.triggered_by.Find("kind");
+  const Json* id = state.triggered_by.Find("id");
+  if (!kind || !id || !kind->is_string() || !id->is_string()) return {};
+  return kind->string() + ":" + id->string();
+}
+
+std::string UuidBytes(const Uuid& id) {
+  return std::string(reinterpret_cast<const char*>(id.data()), id.size());
+}
+
+}  // namespace
+
+std::optional<RequestScope> ScopeOfEvent(const ledger::Event& event) {
+  const std::string run = ledger::FormatUuid(event.run_id);
+  if (event.type == "created") {
+    if (const Json* from = event.data.Find("rerun_of"); from && from->is_string()) {
+      return RequestScope{"POST", "/v1/runs/" + from->string() + "/rerun"};
+    }
+    if (const Json* from = event.data.Find("resumed_from"); from && from->is_string()) {
+      return RequestScope{"POST", "/v1/runs/" + from->string() + "/resume"};
+    }
+    return RequestScope{"POST", "/v1/runs"};
+  }
+  if (event.type == "ended") return RequestScope{"POST", "/v1/runs/" + run + "/abort"};
+  return std::nullopt;
+}
+
+Result<RunState*> RunProjection::Find(const Uuid& run_id, ledger::WriteContext& ctx) {
+  if (auto it = runs_.find(run_id); it != runs_.end()) return &it->second;
+  auto bytes = ctx.Get(kRunsTable, RunKey(run_id));
+  if (!bytes) return bytes.error();
+  if (!bytes->has_value()) return static_cast<RunState*>(nullptr);
+  auto state = DecodeRunRecord(**bytes);
+  if (!state) return state.error();
+  return &runs_.emplace(run_id, std::move(*state)).first->second;
+}
+
+Result<std::optional<std::uint64_t>> RunProjection::FindIdempotent(const std::string& scope,
+                                                                   ledger::WriteContext& ctx) {
+  if (auto it = pending_idempotency_.find(scope); it != pending_idempotency_.end()) {
+    return std::optional<std::uint64_t>(it->second);
+  }
+  auto value = ctx.Get(kIdempotencyTable, scope);
+  if (!value) return value.error();
+  if (!value->has_value() || (*value)->size() != 8) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(ledger::ReadU64(**value));
+}
+
+void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ctx) {
+  RunState* state = nullptr;
+  if (event.type == "created") {
+    state = &runs_.insert_or_assign(event.run_id, RunState()).first->second;
+  } else {
+    auto found = Find(event.run_id, ctx);
+    if (!found || *found == nullptr) return;  // validated upstream; a rebuild of a foreign ledger skips
+    state = *found;
+  }
+  const RunState before = event.type == "created" ? RunState() : *state;
+  Fold(*state, event);
+
+  if (event.type == "created") {
+    IndexRun(*state, true, ctx);
+    Count(*state, +1, ctx);
+  } else if (event.type == "deleted") {
+    Count(before, -1, ctx);
+  } else if (before.status != state->status) {
+    ctx.Delete(kRunIndexTable, RunIndexKey('s', before.status, before.created_at_ms, before.id));
+    ctx.Put(kRunIndexTable, RunIndexKey('s', state->status, state->created_at_ms, state->id), "");
+    Count(before, -1, ctx);
+    Count(*state, +1, ctx);
+  }
+  ctx.Put(kRunsTable, RunKey(state->id), EncodeRunRecord(*state));
+  IndexAudit(event, *state, ctx);
+  RecordIdempotency(event, *state, ctx);
+  if (listener_) {
+    RunChange change;
+    change.position = event.position;
+    change.run_id = event.run_id;
+    change.datastore_id = DatastoreId(*state);
+    change.deleted = state->deleted();
+    change.state_json = RunJson(*state, state->deleted());
+    pending_changes_.push_back(std::move(change));
+  }
+}
+
+void RunProjection::IndexRun(const RunState& s, bool add, ledger::WriteContext& ctx) {
+  auto index = [&](char kind, std::string_view value) {
+    const std::string key = RunIndexKey(kind, value, s.created_at_ms, s.id);
+    if (add) {
+      ctx.Put(kRunIndexTable, key, "");
+    } else {
+      ctx.Delete(kRunIndexTable, key);
+    }
+  };
+  index('c', "");
+  index('s', s.status);
+  index('o', s.operation);
+  index('d', DatastoreId(s));
+  index('t', TriggeredBy(s));
+  if (s.rerun_of) index('r', UuidBytes(*s.rerun_of));
+  if (s.resumed_from) index('u', UuidBytes(*s.resumed_from));
+}
+
+void RunProjection::Count(const RunState& s, std::int64_t delta, ledger::WriteContext& ctx) {
+  const std::string ds = DatastoreId(s);
+  for (const std::string& dimension :
+       {std::string(), "o:" + s.operation, "d:" + ds, "d:" + ds + "\no:" + s.operation,
+        "t:" + TriggeredBy(s)}) {
+    const std::string key = CountKey(dimension, s.status);
+    auto it = counts_.find(key);
+    if (it == counts_.end()) {
+      std::int64_t stored = 0;
+      if (auto value = ctx.Get(kRunCountsTable, key); value && value->has_value() && (*value)->size() == 8) {
+        stored = static_cast<std::int64_t>(ledger::ReadU64(**value));
+      }
+      it = counts_.emplace(key, stored).first;
+    }
+    it->second += delta;
+    std::string encoded;
+    ledger::AppendU64(static_cast<std::uint64_t>(std::max<std::int64_t>(it->second, 0)), &encoded);
+    ctx.Put(kRunCountsTable, key, encoded);
+  }
+}
+
+void RunProjection::IndexAudit(const ledger::Event& event, const RunState& state,
+                               ledger::WriteContext& ctx) {
+  ctx.Put(kAuditTable, AuditKey('T', event.type, event.position), "");
+  ctx.Put(kAuditTable, AuditKey('P', event.principal, event.position), "");
+  ctx.Put(kAuditTable, AuditKey('D', DatastoreId(state), event.position), "");
+  ctx.Put(kAuditTable, AuditKey('O', state.operation, event.position), "");
+}
+
+void RunProjection::RecordIdempotency(const ledger::Event& event, const RunState& state,
+                                      ledger::WriteContext& ctx) {
+  (void)state;
+  if (!event.idempotency_key_sha256) return;
+  const auto scope = ScopeOfEvent(event);
+  if (!scope) return;
+  const std::string key =
+      IdempotencyScope(event.principal, scope->method, scope->path, *event.idempotency_key_sha256);
+  if (pending_idempotency_.count(key)) return;  // a request's first event names it
+  std::string position;
+  ledger::AppendU64(event.position, &position);
+  ctx.Put(kIdempotencyTable, key, position);
+  pending_idempotency_.emplace(key, event.position);
+}
+
+void RunProjection::OnCommitted(std::span<const ledger::Event> events) {
+  if (listener_ && !pending_changes_.empty()) listener_->OnChanges(events, pending_changes_);
+  pending_changes_.clear();
+  pending_idempotency_.clear();
+  if (runs_.size() > kRunCacheMax) runs_.clear();
+  if (counts_.size() > kRunCacheMax) counts_.clear();
+}
+
+void RunProjection::OnReset() {
+  runs_.clear();
+  counts_.clear();
+  pending_idempotency_.clear();
+  pending_changes_.clear();
+}
+
+}  // namespace runledger::projections

@@ -1,0 +1,75 @@
+#pragma once
+
+// The projections' BatchHook: folds every event into its run's state and
+// keeps the listing indexes, per-status counts, audit indexes and
+// idempotency keys (projections/tables.h) in the event's own WriteBatch.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ledger/event_store.h"
+#include "projections/run_state.h"
+
+namespace runledger::projections {
+
+// One run changed; published once its batch is durable.
+struct RunChange {
+  std::uint64_t position = 0;
+  Uuid run_id{};
+  std::string datastore_id;
+  bool deleted = false;
+  std::string state_json;  // the state after the change ("deleted": true when deleted)
+};
+
+class ChangeListener {
+ public:
+  virtual ~ChangeListener() = default;
+  // On the committer thread after each durable batch; must not block.
+  virtual void OnChanges(std::span<const ledger::Event> events, std::span<const RunChange> changes) = 0;
+};
+
+class RunProjection : public ledger::BatchHook {
+ public:
+  // `listener` may be null; set it before the store starts committing.
+  void SetListener(ChangeListener* listener) { listener_ = listener; }
+
+  // Committer thread only. The run's state as of the batch being built;
+  // nullptr when the run does not exist.
+  Result<RunState*> Find(const Uuid& run_id, ledger::WriteContext& ctx);
+  // Committer thread only. Position of the first event a request with this
+  // idempotency scope appended, this batch included.
+  Result<std::optional<std::uint64_t>> FindIdempotent(const std::string& scope,
+                                                      ledger::WriteContext& ctx);
+
+  void OnEvent(const ledger::Event& event, ledger::WriteContext& ctx) override;
+  void OnCommitted(std::span<const ledger::Event> events) override;
+  void OnReset() override;
+
+ private:
+  void IndexRun(const RunState& state, bool add, ledger::WriteContext& ctx);
+  void Count(const RunState& state, std::int64_t delta, ledger::WriteContext& ctx);
+  void IndexAudit(const ledger::Event& event, const RunState& state, ledger::WriteContext& ctx);
+  void RecordIdempotency(const ledger::Event& event, const RunState& state, ledger::WriteContext& ctx);
+
+  ChangeListener* listener_ = nullptr;
+  std::unordered_map<Uuid, RunState, ledger::UuidHash> runs_;
+  std::unordered_map<std::string, std::int64_t> counts_;
+  std::unordered_map<std::string, std::uint64_t> pending_idempotency_;
+  std::vector<RunChange> pending_changes_;
+};
+
+// The HTTP method and path whose Idempotency-Key produced `event`, derived
+// from the event alone so a rebuild restores the keys; nullopt for events no
+// keyed request makes.
+struct RequestScope {
+  std::string method;
+  std::string path;
+};
+std::optional<RequestScope> ScopeOfEvent(const ledger::Event& event);
+
+}  // namespace runledger::projections

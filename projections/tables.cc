@@ -1,0 +1,71 @@
+#include "projections/tables.h"
+
+#include "ledger/key_layout.h"
+#include "ledger/sha256.h"
+
+namespace runledger::projections {
+
+std::vector<std::string> ProjectionTableNames() {
+  return {"runs", "run_index", "run_counts", "audit", "idempotency"};
+}
+
+void AppendKeyString(std::string_view s, std::string* out) {
+  const auto size = static_cast<std::uint16_t>(std::min<size_t>(s.size(), 0xffff));
+  out->push_back(static_cast<char>(size >> 8));
+  out->push_back(static_cast<char>(size & 0xff));
+  out->append(s.substr(0, size));
+}
+
+std::string RunKey(const ledger::Uuid& run_id) {
+  return std::string(reinterpret_cast<const char*>(run_id.data()), run_id.size());
+}
+
+std::string RunIndexPrefix(char kind, std::string_view value) {
+  std::string key(1, kind);
+  if (kind == 'r' || kind == 'u') {
+    key.append(value);  // raw 16-byte run id
+  } else if (kind != 'c') {
+    AppendKeyString(value, &key);
+  }
+  return key;
+}
+
+std::string RunIndexKey(char kind, std::string_view value, std::int64_t created_ms,
+                        const ledger::Uuid& run_id) {
+  std::string key = RunIndexPrefix(kind, value);
+  ledger::AppendU64(static_cast<std::uint64_t>(created_ms), &key);
+  key.append(reinterpret_cast<const char*>(run_id.data()), run_id.size());
+  return key;
+}
+
+std::string CountKey(std::string_view dimension, std::string_view status) {
+  std::string key;
+  AppendKeyString(dimension, &key);
+  AppendKeyString(status, &key);
+  return key;
+}
+
+std::string AuditPrefix(char kind, std::string_view value) {
+  std::string key(1, kind);
+  AppendKeyString(value, &key);
+  return key;
+}
+
+std::string AuditKey(char kind, std::string_view value, std::uint64_t position) {
+  std::string key = AuditPrefix(kind, value);
+  ledger::AppendU64(position, &key);
+  return key;
+}
+
+std::string IdempotencyScope(std::string_view principal, std::string_view method,
+                             std::string_view path, std::string_view key_sha256) {
+  ledger::Sha256Builder builder;
+  for (std::string_view part : {principal, method, path, key_sha256}) {
+    builder.Update(part);
+    builder.Update("\n");
+  }
+  const ledger::Hash digest = builder.Finish();
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+}  // namespace runledger::projections

@@ -1,0 +1,55 @@
+#pragma once
+
+// The projections' column families and key layouts. Strings in keys are
+// length-prefixed (u16) so any byte may appear in them; times and positions
+// are big-endian, so iteration order is time/position order.
+//
+//   runs          run_id:16                                  EncodeRunRecord(state)
+//   run_index     'c' created_ms:u64 run_id:16               ""   every run, by creation
+//                 's' str(status) created_ms run_id          ""   by status
+//                 'o' str(operation) created_ms run_id       ""
+//                 'd' str(datastore id) created_ms run_id    ""
+//                 't' str(kind ":" id) created_ms run_id     ""   by triggered_by
+//                 'r' rerun_of:16 created_ms run_id          ""
+//                 'u' resumed_from:16 created_ms run_id      ""
+//   run_counts    str(dimension) str(status)                 count:u64 (non-deleted runs)
+//                 dimensions: "" (all), "o:<op>", "d:<ds>", "d:<ds>\no:<op>", "t:<kind:id>"
+//   audit         'T' str(type) position:u64                 ""   events by type
+//                 'P' str(principal) position                ""
+//                 'D' str(datastore id) position             ""
+//                 'O' str(operation) position                ""
+//   idempotency   sha256(principal \n method \n path \n key_sha256)   position:u64 of the
+//                 first event that request appended
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/event_store.h"
+#include "ledger/uuid.h"
+
+namespace runledger::projections {
+
+inline constexpr ledger::TableId kRunsTable = ledger::kFirstProjectionTable + 0;
+inline constexpr ledger::TableId kRunIndexTable = ledger::kFirstProjectionTable + 1;
+inline constexpr ledger::TableId kRunCountsTable = ledger::kFirstProjectionTable + 2;
+inline constexpr ledger::TableId kAuditTable = ledger::kFirstProjectionTable + 3;
+inline constexpr ledger::TableId kIdempotencyTable = ledger::kFirstProjectionTable + 4;
+
+// In TableId order; pass as StoreOptions::projection_tables.
+std::vector<std::string> ProjectionTableNames();
+
+void AppendKeyString(std::string_view s, std::string* out);
+std::string RunKey(const ledger::Uuid& run_id);
+// Prefix of one listing index ('c' has an empty value part).
+std::string RunIndexPrefix(char kind, std::string_view value);
+std::string RunIndexKey(char kind, std::string_view value, std::int64_t created_ms,
+                        const ledger::Uuid& run_id);
+std::string CountKey(std::string_view dimension, std::string_view status);
+std::string AuditPrefix(char kind, std::string_view value);
+std::string AuditKey(char kind, std::string_view value, std::uint64_t position);
+std::string IdempotencyScope(std::string_view principal, std::string_view method,
+                             std::string_view path, std::string_view key_sha256);
+
+}  // namespace runledger::projections
