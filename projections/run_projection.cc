@@ -93,6 +93,7 @@ void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ct
     change.position = event.position;
     change.run_id = event.run_id;
     change.datastore_id = DatastoreId(*state);
+    change.operation = state->operation;
     change.deleted = state->deleted();
     change.state_json = RunJson(*state, state->deleted());
     pending_changes_.push_back(std::move(change));

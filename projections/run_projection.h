@@ -22,6 +22,7 @@ struct RunChange {
   std::uint64_t position = 0;
   Uuid run_id{};
   std::string datastore_id;
+  std::string operation;
   bool deleted = false;
   std::string state_json;  // the state after the change ("deleted": true when deleted)
 };

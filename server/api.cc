@@ -1,0 +1,303 @@
+#include "server/api.h"
+
+#include "server/internal/api_call.h"
+
+#include <chrono>
+#include <iostream>
+#include <map>
+
+#include "ledger/json_writer.h"
+#include "ledger/sha256.h"
+#include "ledger/time.h"
+#include "projections/validation.h"
+#include "server/problem.h"
+#include "server/web_assets.h"
+
+namespace runledger::server {
+std::string PercentDecode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%') {
+      auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      const int hi = i + 1 < in.size() ? hex(in[i + 1]) : -1;
+      const int lo = i + 2 < in.size() ? hex(in[i + 2]) : -1;
+      if (hi < 0 || lo < 0) {
+        out.push_back(in[i]);
+        continue;
+      }
+      out.push_back(static_cast<char>(hi << 4 | lo));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    parts.push_back(PercentDecode(path.substr(start, end - start)));
+    start = end + 1;
+  }
+  if (!parts.empty() && parts.back().empty()) parts.pop_back();
+  return parts;
+}
+
+std::vector<std::string> SplitComma(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) items.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
+std::string DatastoreOf(const RunState& s) {
+  const Json* id = s.datastore.Find("id");
+  return id && id->is_string() ? id->string() : std::string();
+}
+
+
+Api::Api(ApiOptions options, projections::RunLedger& ledger)
+    : options_(options), ledger_(ledger), queries_(ledger.store()) {}
+
+void Api::SetTokens(std::shared_ptr<const TokenFile> tokens) {
+  {
+    std::lock_guard lock(tokens_mutex_);
+    tokens_ = tokens;
+  }
+  live_.CloseWhere([&tokens](const std::string& principal) { return !tokens->HasName(principal); });
+}
+
+std::uint64_t Api::BodyLimit(const http::request_header<>& header) {
+  const std::string_view target = header.target();
+  const bool bulk = header.method() == http::verb::post &&
+                    (target == "/v1/events" || target.starts_with("/v1/events?"));
+  return bulk ? options_.bulk_body_limit_bytes : options_.body_limit_bytes;
+}
+
+void Api::Handle(Request request, std::shared_ptr<Exchange> exchange) {
+  std::make_shared<Call>(*this, std::move(request), std::move(exchange))->Run();
+}
+
+bool Api::Call::Authenticate() {
+  if (api_.options_.local_mode) {
+    local_.name = "local";
+    local_.role = Role::kAdmin;
+    principal_ = &local_;
+    return true;
+  }
+  {
+    std::lock_guard lock(api_.tokens_mutex_);
+    tokens_ = api_.tokens_;
+  }
+  const std::string auth = Header(http::field::authorization);
+  constexpr std::string_view kBearer = "Bearer ";
+  if (tokens_ && auth.size() > kBearer.size() && auth.compare(0, kBearer.size(), kBearer) == 0) {
+    principal_ = tokens_->Authenticate(std::string_view(auth).substr(kBearer.size()));
+  }
+  if (principal_ == nullptr) {
+    Response response = MakeProblem(401, "unauthorized", "Unauthorized",
+                                    "a valid bearer token is required", request_id_,
+                                    request_.version(), request_.keep_alive());
+    response.set(http::field::www_authenticate, "Bearer");
+    Send(std::move(response));
+    return false;
+  }
+  return true;
+}
+
+std::optional<RunState> Api::Call::VisibleRun(const std::string& id_text, bool allow_deleted) {
+  const auto id = ledger::ParseUuid(id_text);
+  std::optional<RunState> run;
+  if (id) {
+    auto found = api_.queries_.GetRun(*id);
+    if (!found) {
+      Fail(found.error());
+      return std::nullopt;
+    }
+    run = std::move(*found);
+  }
+  if (!run || (run->deleted() && !allow_deleted) || !principal_->CanView(DatastoreOf(*run))) {
+    Problem(404, "run_not_found", "no run " + id_text);
+    return std::nullopt;
+  }
+  return run;
+}
+
+bool Api::Call::ParseUint(const char* name, std::uint64_t* out, std::uint64_t max) {
+  const std::string* text = Param(name);
+  if (!text) return true;
+  std::uint64_t value = 0;
+  bool ok = !text->empty() && text->size() <= 19;
+  for (char c : *text) {
+    if (c < '0' || c > '9') ok = false;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (!ok || value > max) {
+    Problem(400, "bad_request", std::string(name) + " must be a non-negative integer");
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+bool Api::Call::ParseLimit(size_t* limit, size_t fallback) {
+  std::uint64_t value = fallback;
+  if (!ParseUint("limit", &value)) return false;
+  if (value < 1 || value > kMaxPageLimit) {
+    Problem(400, "bad_request", "limit must be between 1 and 1000");
+    return false;
+  }
+  *limit = static_cast<size_t>(value);
+  return true;
+}
+
+bool Api::Call::RequireJsonBody(std::string_view type) {
+  const std::string content_type = Header(http::field::content_type);
+  if (request_.body().empty() && type == "application/json") return true;
+  if (content_type.compare(0, type.size(), type) != 0) {
+    Problem(415, "unsupported_media_type", "the body must be " + std::string(type));
+    return false;
+  }
+  return true;
+}
+
+void Api::Call::Run() {
+  if (api_.options_.local_mode) {
+    const std::string host = Header(http::field::host);
+    const std::string origin = Header(http::field::origin);
+    if (!IsLoopbackHost(host) || (!origin.empty() && !IsLoopbackOrigin(origin))) {
+      route_ = "rejected";
+      Problem(403, "forbidden", "without --tokens only loopback Host and Origin are served");
+      return;
+    }
+  }
+  Route();
+}
+
+void Api::Call::Route() {
+  const auto method = request_.method();
+  const auto& p = parts_;
+  const bool get = method == http::verb::get || method == http::verb::head;
+  // Routes without authentication.
+  if (path_ == "/healthz" && get) {
+    route_ = "healthz";
+    const bool ok = api_.ledger_.store().writable();
+    SendJson(ok ? 200 : 503, ok ? R"({"status":"ok"})" : R"({"status":"unavailable"})");
+    return;
+  }
+  if (path_ == "/metrics" && get) {
+    route_ = "metrics";
+    auto& store = api_.ledger_.store();
+    const auto cp = store.LatestCheckpoint();
+    Response response = Json200(200, api_.metrics_.Render({
+        {"runledger_ledger_events", static_cast<double>(store.size())},
+        {"runledger_ledger_checkpoint_size", cp ? static_cast<double>(cp->size) : 0.0},
+        {"runledger_ledger_writable", store.writable() ? 1.0 : 0.0},
+        {"runledger_live_subscriptions", static_cast<double>(api_.live_.size())}}));
+    response.set(http::field::content_type, "text/plain; version=0.0.4");
+    Send(std::move(response));
+    return;
+  }
+  if (get && (p.empty() || p[0] != "v1")) {
+    route_ = "web";
+    if (const WebAsset* asset = FindWebAsset(path_ == "/" ? "/index.html" : path_)) {
+      Response response(http::status::ok, request_.version());
+      response.set(http::field::content_type, asset->content_type);
+      response.set("Content-Security-Policy", "default-src 'self'");
+      response.set("X-Content-Type-Options", "nosniff");
+      response.body() = std::string(asset->body);
+      Send(std::move(response));
+      return;
+    }
+  }
+  if (p.size() >= 2 && p[0] == "v1" && get) {
+    if (p.size() == 3 && p[1] == "ledger" && p[2] == "key") {
+      route_ = "ledger_key";
+      Response response = Json200(200, api_.ledger_.store().PublicKeyPem());
+      response.set(http::field::content_type, "application/x-pem-file");
+      Send(std::move(response));
+      return;
+    }
+    if (p.size() == 2 && p[1] == "openapi.json") {
+      route_ = "openapi";
+      if (const WebAsset* asset = FindWebAsset("/openapi.json")) {
+        SendJson(200, std::string(asset->body));
+      } else {
+        Problem(404, "not_found", "no OpenAPI description is built in");
+      }
+      return;
+    }
+  }
+  if (p.empty() || p[0] != "v1") {
+    Problem(404, "not_found", "no route " + path_);
+    return;
+  }
+  if (!Authenticate()) return;
+  const bool post = method == http::verb::post;
+  if (p.size() == 2 && p[1] == "me" && get) return GetMe();
+  if (p.size() == 2 && p[1] == "runs") {
+    if (post) return CreateRun();
+    if (get) return ListRuns(false);
+  }
+  if (p.size() == 3 && p[1] == "runs" && p[2] == "counts" && get) return ListRuns(true);
+  if (p.size() == 3 && p[1] == "runs" && p[2] == "live" && get) return LiveRuns();
+  if (p.size() == 2 && p[1] == "events") {
+    if (post) return BulkIngest();
+    if (get) return LedgerEvents();
+  }
+  if (p.size() == 3 && p[1] == "ledger" && p[2] == "checkpoint" && get) return Checkpoint();
+  if (p.size() == 3 && p[1] == "runs") {
+    if (get) return GetRun(p[2]);
+    if (method == http::verb::delete_) return RunAction(p[2], projections::Action::kDelete);
+  }
+  if (p.size() == 4 && p[1] == "runs") {
+    if (p[3] == "events" && post) return AppendEvent(p[2]);
+    if (p[3] == "events" && get) return RunEvents(p[2], false);
+    if (p[3] == "logs" && get) return RunEvents(p[2], true);
+    if (p[3] == "history" && get) return RunHistory(p[2]);
+    if (post && p[3] == "abort") return RunAction(p[2], projections::Action::kAbort);
+    if (post && p[3] == "resume") return RunAction(p[2], projections::Action::kResume);
+    if (post && p[3] == "rerun") return RunAction(p[2], projections::Action::kRerun);
+  }
+  Problem(404, "not_found", "no route " + std::string(request_.method_string()) + " " + path_);
+}
+
+void Api::Call::GetMe() {
+  route_ = "me";
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("name").String(principal_->name).Key("role").String(RoleName(principal_->role));
+  w.Key("datastores").BeginObject();
+  if (principal_->role == Role::kMember) {
+    for (const auto& [ds, grant] : principal_->datastores) {
+      w.Key(ds).String(grant == Grant::kEditor ? "editor" : "viewer");
+    }
+  }
+  w.EndObject().EndObject();
+  SendJson(200, std::move(body));
+}
+
+void Api::Call::Checkpoint() {
+  route_ = "ledger_checkpoint";
+  const auto cp = api_.ledger_.store().LatestCheckpoint();
+  if (!cp) return Problem(404, "no_checkpoint", "the ledger holds no event yet");
+  SendJson(200, cp->ToJson());
+}
+
+}  // namespace runledger::server

@@ -1,0 +1,55 @@
+#pragma once
+
+// The HTTP API of SPEC section 4: routing, authentication and role checks,
+// then a call into projections/ and a mapping of its result to a response.
+// No business rules live here.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "projections/queries.h"
+#include "projections/run_ledger.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/live.h"
+#include "server/metrics.h"
+
+namespace runledger::server {
+
+struct ApiOptions {
+  std::uint64_t body_limit_bytes = 1 << 20;        // every route but bulk ingest
+  std::uint64_t bulk_body_limit_bytes = 64 << 20;  // POST /v1/events
+  std::uint64_t bulk_line_limit_bytes = 1 << 20;
+  // Without a tokens file every caller is the admin "local", and only
+  // loopback Host and Origin headers are served.
+  bool local_mode = true;
+};
+
+class Api : public Handler {
+ public:
+  Api(ApiOptions options, projections::RunLedger& ledger);
+
+  // Replaces the tokens (SIGHUP); closes streams of principals that are gone.
+  void SetTokens(std::shared_ptr<const TokenFile> tokens);
+  Metrics& metrics() { return metrics_; }
+  LiveHub& live() { return live_; }
+
+  std::uint64_t BodyLimit(const http::request_header<>& header) override;
+  void Handle(Request request, std::shared_ptr<Exchange> exchange) override;
+
+  class Call;  // one request in flight (server/api.cc)
+
+ private:
+  ApiOptions options_;
+  projections::RunLedger& ledger_;
+  projections::RunQueries queries_;
+  LiveHub live_;
+  Metrics metrics_;
+  mutable std::mutex tokens_mutex_;
+  std::shared_ptr<const TokenFile> tokens_;
+  friend class Call;
+};
+
+}  // namespace runledger::server

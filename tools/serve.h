@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string>
+
+namespace runledger::tools {
+
+struct ServeOptions {
+  std::string data_dir = "./data";
+  std::string listen = "127.0.0.1:8080";
+  std::string tokens_path;
+  std::string signing_key;
+  std::string stale_after;  // "" = off; seconds, or a number with s, m or h
+  int io_threads = 1;
+};
+
+// Runs the service until SIGTERM/SIGINT; SIGHUP reloads the tokens file.
+int Serve(const ServeOptions& options);
+
+// "90", "90s", "15m", "2h" -> seconds; -1 when malformed.
+long long ParseDurationSeconds(const std::string& text);
+
+}  // namespace runledger::tools
