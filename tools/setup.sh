@@ -7,8 +7,13 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev librocksdb-dev libsimdjson-dev libssl-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-jsonschema
+  python3 python3-jsonschema openssl
 )
+# --with-browser: what the Activity page's browser test needs.
+if [ "${1:-}" = "--with-browser" ]; then
+  packages+=(chromium)
+  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
