@@ -95,7 +95,8 @@ void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ct
     change.datastore_id = DatastoreId(*state);
     change.operation = state->operation;
     change.deleted = state->deleted();
-    change.state_json = RunJson(*state, state->deleted());
+    // The state is the costly part: built only while someone listens.
+    if (listener_->active()) change.state_json = RunJson(*state, state->deleted());
     pending_changes_.push_back(std::move(change));
   }
 }
@@ -163,7 +164,17 @@ void RunProjection::RecordIdempotency(const ledger::Event& event, const RunState
 }
 
 void RunProjection::OnCommitted(std::span<const ledger::Event> events) {
-  if (listener_ && !pending_changes_.empty()) listener_->OnChanges(events, pending_changes_);
+  if (listener_ && listener_->active()) {
+    // A listener that arrived mid-batch gets the run's latest state for
+    // changes built before it came.
+    for (RunChange& change : pending_changes_) {
+      if (!change.state_json.empty()) continue;
+      if (auto it = runs_.find(change.run_id); it != runs_.end()) {
+        change.state_json = RunJson(it->second, it->second.deleted());
+      }
+    }
+    listener_->OnChanges(events, pending_changes_);
+  }
   pending_changes_.clear();
   pending_idempotency_.clear();
   if (runs_.size() > kRunCacheMax) runs_.clear();

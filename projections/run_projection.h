@@ -30,6 +30,8 @@ struct RunChange {
 class ChangeListener {
  public:
   virtual ~ChangeListener() = default;
+  // False while nobody listens: changes are then not even built.
+  virtual bool active() const = 0;
   // On the committer thread after each durable batch; must not block.
   virtual void OnChanges(std::span<const ledger::Event> events, std::span<const RunChange> changes) = 0;
 };

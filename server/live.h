@@ -56,6 +56,7 @@ class LiveHub : public projections::ChangeListener {
   // Registers a subscription (it is dropped when its stream closes).
   std::shared_ptr<Subscription> Subscribe(std::shared_ptr<EventStream> stream, std::string principal,
                                           Subscription::Format format);
+  bool active() const override { return size() > 0; }
   void OnChanges(std::span<const ledger::Event> events,
                  std::span<const projections::RunChange> changes) override;
   // Closes the streams of principals `keep` says no longer exist (token reload).
