@@ -238,8 +238,8 @@ void AppendRunJson(const RunState& s, bool with_deleted, std::string* out) {
   w.Key("duration_ms");
   if (s.ended_at_ms) w.Int(*s.ended_at_ms - s.started_at_ms.value_or(s.created_at_ms)); else w.Null();
   w.Key("version").Uint(s.version);
-  if (with_deleted) {
-    w.Key("deleted").Bool(s.deleted());
+  if (with_deleted && s.deleted()) {
+    w.Key("deleted").Bool(true);
     w.Key("deleted_at");
     WriteTimeOrNull(w, s.deleted_at_ms);
   }
@@ -271,8 +271,12 @@ std::string EncodeRunRecord(const RunState& s) {
 }
 
 Result<RunState> DecodeRunRecord(std::string_view bytes) {
-  auto parsed = ledger::ParseJson(bytes);
-  if (!parsed) return Status::Corruption("run record is not JSON");
+  // Records hold client JSON in canonical form, which writes an accepted 1e20
+  // as a 21-digit integer literal: read back what we wrote.
+  ledger::JsonParseOptions options;
+  options.allow_large_integer_literals = true;
+  auto parsed = ledger::ParseJson(bytes, options);
+  if (!parsed) return Status::Corruption("run record is not JSON: " + parsed.error().message());
   const Json* run = parsed->Find("run");
   if (run == nullptr || !run->is_object()) return Status::Corruption("run record lacks its run");
   RunState s;

@@ -180,8 +180,10 @@ void Api::Call::BulkIngest() {
     bulk->results.emplace_back();
     line_of.push_back(line_number);
     auto problem = [&, line_number, slot](const Status& status) {
-      bulk->results[slot] = ProblemJson(static_cast<unsigned>(HttpStatusFor(status.code())),
-                                        status.reason(), status.reason(), status.message(), request_id_,
+      const auto http_status = static_cast<unsigned>(HttpStatusFor(status.code()));
+      bulk->results[slot] = ProblemJson(http_status, status.reason(),
+                                        http::obsolete_reason(static_cast<http::status>(http_status)),
+                                        status.message(), request_id_,
                                         [line_number](JsonWriter& w) { w.Key("line").Uint(line_number); });
     };
     if (line.size() > api_.options_.bulk_line_limit_bytes) {
@@ -214,8 +216,10 @@ void Api::Call::BulkIngest() {
                                                     const Status& status, projections::Outcome outcome) {
       std::string result;
       if (!status.ok()) {
-        result = ProblemJson(static_cast<unsigned>(HttpStatusFor(status.code())), status.reason(),
-                             status.reason(), status.code() >= Code::kUnavailable ? "the store failed" : status.message(),
+        const auto http_status = static_cast<unsigned>(HttpStatusFor(status.code()));
+        result = ProblemJson(http_status, status.reason(),
+                             http::obsolete_reason(static_cast<http::status>(http_status)),
+                             status.code() >= Code::kUnavailable ? "the store failed" : status.message(),
                              request_id, [line_number](JsonWriter& w) { w.Key("line").Uint(line_number); });
       } else {
         if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
