@@ -24,7 +24,7 @@ void Api::Call::CreateRun() {
     return Problem(403, "forbidden", "your role may not create runs");
   }
   if (!RequireJsonBody()) return;
-  auto body = ledger::ParseJson(request_.body());
+  auto body = ledger::ParseJson(std::string_view(request_.body()));
   if (!body) return Fail(body.error());
   if (!body->is_object()) return Fail(Status::Schema("the body must be a JSON object"));
   projections::CreateRunRequest create;
@@ -63,7 +63,7 @@ void Api::Call::AppendEvent(const std::string& run_id) {
   if (!RequireJsonBody()) return;
   const auto id = ledger::ParseUuid(run_id);
   if (!id) return Problem(404, "run_not_found", "no run " + run_id);
-  auto body = ledger::ParseJson(request_.body());
+  auto body = ledger::ParseJson(std::string_view(request_.body()));
   if (!body) return Fail(body.error());
   if (Status valid = projections::ValidateEventEnvelope(*body, false); !valid.ok()) return Fail(valid);
   projections::AppendRequest append;
@@ -104,7 +104,7 @@ void Api::Call::RunAction(const std::string& run_id, projections::Action action)
   if (!RequireJsonBody()) return;
   std::optional<std::string> reason;
   if (!request_.body().empty()) {
-    auto body = ledger::ParseJson(request_.body());
+    auto body = ledger::ParseJson(std::string_view(request_.body()));
     if (!body) return Fail(body.error());
     if (!body->is_object()) return Fail(Status::Schema("the body must be a JSON object"));
     const bool takes_reason = action == projections::Action::kAbort || action == projections::Action::kDelete;
