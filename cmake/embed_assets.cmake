@@ -23,6 +23,7 @@ function(runledger_embed_assets out_var dir)
     OUTPUT ${generated}
     COMMAND ${CMAKE_COMMAND} -DOUT=${generated} "-DSPECS=${specs_arg}" -P ${script}
     DEPENDS ${inputs} ${script}
-    COMMENT "Embedding web assets")
+    COMMENT "Embedding web assets"
+    VERBATIM)
   set(${out_var} ${generated} PARENT_SCOPE)
 endfunction()
