@@ -1,6 +1,7 @@
 #include "projections/run_ledger.h"
 
 #include "ledger/key_layout.h"
+#include "ledger/merkle.h"
 #include "projections/tables.h"
 #include "projections/validation.h"
 
@@ -12,6 +13,16 @@ using ledger::Event;
 
 Status RunNotFound(const Uuid& id) {
   return Status::NotFound("run_not_found", "no run " + ledger::FormatUuid(id));
+}
+
+// Events durable before this batch (the committed Merkle frontier's size).
+Result<std::uint64_t> CommittedSize(AppendContext& ctx) {
+  auto bytes = ctx.Get(ledger::kMetaTable, ledger::kFrontierKey);
+  if (!bytes) return bytes.error();
+  if (!bytes->has_value()) return std::uint64_t{0};
+  auto frontier = ledger::MerkleFrontier::Decode(**bytes);
+  if (!frontier) return frontier.error();
+  return frontier->size();
 }
 
 Status InvalidTransition(std::string message) {
@@ -39,19 +50,38 @@ class RunCommand : public ledger::Command {
     if (*run == nullptr || (*run)->deleted()) return RunNotFound(id);
     return *run;
   }
-  // The state right after the event at `position` (the first response of a
-  // request that is now repeated).
-  Result<RunState> StateAt(const Uuid& id, std::uint32_t seq, AppendContext& ctx) {
-    RunState state;
+  // The run's first `seq` events. ctx.Get sees committed state only, so the
+  // ones appended earlier in this batch are not in the stream index yet;
+  // they follow every committed event, and are found by walking the batch.
+  Result<std::vector<Event>> FirstEvents(const Uuid& id, std::uint32_t seq, AppendContext& ctx) {
+    std::vector<Event> events;
     for (std::uint32_t i = 1; i <= seq; ++i) {
       auto position = ctx.Get(ledger::kStreamsTable, ledger::StreamKey(id, i));
       if (!position) return position.error();
-      if (!position->has_value()) return Status::Corruption("run stream has a gap");
+      if (!position->has_value()) break;
       auto event = ctx.EventAt(ledger::ReadU64(**position));
       if (!event) return event.error();
       if (!event->has_value()) return Status::Corruption("run stream points at a missing event");
-      Fold(state, **event);
+      events.push_back(std::move(**event));
     }
+    if (events.size() == seq) return events;
+    auto committed = CommittedSize(ctx);
+    if (!committed) return committed.error();
+    for (std::uint64_t position = *committed + 1; events.size() < seq; ++position) {
+      auto event = ctx.EventAt(position);
+      if (!event) return event.error();
+      if (!event->has_value()) return Status::Corruption("run stream has a gap");
+      if ((*event)->run_id == id && (*event)->seq == events.size() + 1) events.push_back(std::move(**event));
+    }
+    return events;
+  }
+  // The state right after the run's seq-th event (the first response of a
+  // request that is now repeated).
+  Result<RunState> StateAt(const Uuid& id, std::uint32_t seq, AppendContext& ctx) {
+    auto events = FirstEvents(id, seq, ctx);
+    if (!events) return events.error();
+    RunState state;
+    for (const Event& event : *events) Fold(state, event);
     return state;
   }
   Result<std::optional<Event>> IdempotentEvent(const std::string& principal, std::string_view path,
@@ -121,13 +151,9 @@ class CreateRunCommand : public RunCommand {
       created = std::move(*same_id);
     }
     if (!created) {
-      auto first = ctx.Get(ledger::kStreamsTable, ledger::StreamKey(run.id, 1));
+      auto first = FirstEvents(run.id, 1, ctx);
       if (!first) return first.error();
-      if (first->has_value()) {
-        auto event = ctx.EventAt(ledger::ReadU64(**first));
-        if (!event) return event.error();
-        created = std::move(*event);
-      }
+      created = std::move(first->front());
     }
     if (!created || created->type != "created" || run.deleted() || !(created->data == request_.data)) {
       return Status::Conflict("idempotency_mismatch",
@@ -242,6 +268,13 @@ class AppendCommand : public RunCommand {
   AppendRequest request_;
 };
 
+// Resume is supported for the run's state and operation type (whether
+// anything is left to resume aside).
+bool Resumable(const RunState& run) {
+  return (run.status == "failure" || run.status == "aborted") &&
+         (run.operation == "profile" || run.operation == "scan" || run.operation == "promote");
+}
+
 class ActionCommand : public RunCommand {
  public:
   ActionCommand(RunProjection& projection, ActionRequest request, Done done)
@@ -257,6 +290,10 @@ class ActionCommand : public RunCommand {
     if (!repeat) return repeat.error();
     if (repeat->has_value()) return Repeat(**repeat, ctx);
     outcome_.run = run;
+    if (request_.action == Action::kResume && Resumable(run) && !run.HasWorkLeft()) {
+      return Status::Conflict("nothing_to_resume", "every container of run " +
+                                                       ledger::FormatUuid(run.id) + " is done");
+    }
     const auto actions = run.Actions();
     if (std::find(actions.begin(), actions.end(), ActionName(request_.action)) == actions.end()) {
       return Status::Conflict("action_not_supported",
@@ -365,8 +402,10 @@ Result<std::unique_ptr<RunLedger>> RunLedger::Open(ledger::StoreOptions options)
 RunLedger::~RunLedger() { store_.reset(); }
 
 void RunLedger::CreateRun(CreateRunRequest request, Done done) {
-  Status valid = ValidateCreatedPayload(request.data);
-  if (valid.ok() && request.caller.member) {
+  Status valid = Status::Ok();
+  // A member's triggered_by is filled in before validating, since the
+  // payload schema requires it (SPEC section 5: a member may leave it out).
+  if (request.caller.member && request.data.is_object()) {
     const Json self = UserActor(request.caller.name);
     if (const Json* by = request.data.Find("triggered_by"); by == nullptr) {
       request.data.Set("triggered_by", self);
@@ -374,8 +413,8 @@ void RunLedger::CreateRun(CreateRunRequest request, Done done) {
       valid = Status::Schema("a member triggers runs as itself: triggered_by must be "
                              "{\"kind\":\"user\",\"id\":\"" + request.caller.name + "\"} or left out");
     }
-    if (valid.ok()) valid = ValidateCreatedPayload(request.data);
   }
+  if (valid.ok()) valid = ValidateCreatedPayload(request.data);
   if (!valid.ok()) {
     done(valid, Outcome());
     return;
@@ -403,6 +442,16 @@ void RunLedger::AppendEvent(AppendRequest request, Done done) {
 }
 
 void RunLedger::Act(ActionRequest request, Done done) {
+  if (request.reason) {
+    // The reason follows the rule of the deleted payload's (free text, at
+    // most 65,536 code points) for abort and delete alike.
+    Json data = Json::MakeObject();
+    data.Set("reason", Json::String(*request.reason));
+    if (Status valid = ValidatePayload("deleted", data); !valid.ok()) {
+      done(valid, Outcome());
+      return;
+    }
+  }
   store_->Submit(std::make_unique<ActionCommand>(projection_, std::move(request), std::move(done)));
 }
 

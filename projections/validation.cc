@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <string_view>
+#include <unordered_set>
 
 #include "ledger/time.h"
 #include "ledger/uuid.h"
@@ -52,6 +54,18 @@ Status StringMember(const Json* value, std::string_view where, bool required) {
   return Status::Ok();
 }
 
+// Free text (logged message, error.message, reason): at most 65,536 code
+// points, as schemas/README.md documents.
+Status FreeText(const Json* value, std::string_view where, bool required, bool may_be_empty) {
+  RUNLEDGER_RETURN_IF_ERROR(StringMember(value, where, required));
+  if (value == nullptr) return Status::Ok();
+  if (!may_be_empty && value->string().empty()) return Violation(std::string(where) + " must not be empty");
+  if (CodePoints(value->string()) > kMessageMaxChars) {
+    return Violation(std::string(where) + " is longer than 65536 characters");
+  }
+  return Status::Ok();
+}
+
 Status NonNegativeInt(const Json* value, std::string_view where, bool required) {
   if (value == nullptr) return required ? Violation(std::string(where) + " is required") : Status::Ok();
   const auto n = value->AsSafeInteger();
@@ -75,6 +89,7 @@ Status Counters(const Json* value, std::string_view where) {
   if (value == nullptr) return Status::Ok();
   RUNLEDGER_RETURN_IF_ERROR(RequireObject(value, where));
   for (const auto& [name, count] : value->object()) {
+    if (name.empty()) return Violation(std::string(where) + ": counter names must not be empty");
     RUNLEDGER_RETURN_IF_ERROR(NonNegativeInt(&count, std::string(where) + "." + name, true));
   }
   return Status::Ok();
@@ -117,11 +132,7 @@ Status ValidateLogged(const Json& data) {
       !OneOf(level->string(), {"debug", "info", "warning", "error"})) {
     return Violation("data.level must be one of debug, info, warning, error");
   }
-  const Json* message = data.Find("message");
-  RUNLEDGER_RETURN_IF_ERROR(StringMember(message, "data.message", true));
-  if (CodePoints(message->string()) > kMessageMaxChars) {
-    return Violation("data.message is longer than 65536 characters");
-  }
+  RUNLEDGER_RETURN_IF_ERROR(FreeText(data.Find("message"), "data.message", true, true));
   RUNLEDGER_RETURN_IF_ERROR(NonEmptyString(data.Find("container"), "data.container", false));
   return OptionalObject(data.Find("fields"), "data.fields");
 }
@@ -141,15 +152,15 @@ Status ValidateEnded(const Json& data) {
   if (s == "failure") {
     RUNLEDGER_RETURN_IF_ERROR(RequireObject(error, "data.error"));
     RUNLEDGER_RETURN_IF_ERROR(OnlyKnown(*error, "data.error", {"message", "code"}));
-    RUNLEDGER_RETURN_IF_ERROR(StringMember(error->Find("message"), "data.error.message", true));
-    RUNLEDGER_RETURN_IF_ERROR(StringMember(error->Find("code"), "data.error.code", false));
+    RUNLEDGER_RETURN_IF_ERROR(FreeText(error->Find("message"), "data.error.message", true, false));
+    RUNLEDGER_RETURN_IF_ERROR(NonEmptyString(error->Find("code"), "data.error.code", false));
   } else if (error != nullptr) {
     return Violation("data.error is only allowed when status is failure");
   }
   const Json* aborted_by = data.Find("aborted_by");
   if (s == "aborted") {
     RUNLEDGER_RETURN_IF_ERROR(Actor(aborted_by, "data.aborted_by", true));
-    return StringMember(data.Find("reason"), "data.reason", false);
+    return FreeText(data.Find("reason"), "data.reason", false, true);
   }
   if (aborted_by != nullptr) return Violation("data.aborted_by is only allowed when status is aborted");
   if (data.Find("reason") != nullptr) return Violation("data.reason is only allowed when status is aborted");
@@ -158,8 +169,11 @@ Status ValidateEnded(const Json& data) {
 
 }  // namespace
 
+// RFC 3339 section 5.6 lets a specification require upper-case `T` and `Z`;
+// the published schema does (schemas/README.md).
 bool IsRfc3339(std::string_view text) {
-  return text.size() > 10 && text[10] == 'T' && ledger::ParseRfc3339Ms(text).has_value();
+  return text.size() > 10 && text[10] == 'T' && text.back() != 'z' &&
+         ledger::ParseRfc3339Ms(text).has_value();
 }
 
 bool IsValidClientEventId(const Json& id) {
@@ -183,13 +197,18 @@ Status ValidateCreatedPayload(const Json& data) {
   RUNLEDGER_RETURN_IF_ERROR(RequireObject(datastore, "data.datastore"));
   RUNLEDGER_RETURN_IF_ERROR(OnlyKnown(*datastore, "data.datastore", {"id", "name"}));
   RUNLEDGER_RETURN_IF_ERROR(NonEmptyString(datastore->Find("id"), "data.datastore.id", true));
-  RUNLEDGER_RETURN_IF_ERROR(StringMember(datastore->Find("name"), "data.datastore.name", false));
+  RUNLEDGER_RETURN_IF_ERROR(NonEmptyString(datastore->Find("name"), "data.datastore.name", false));
   RUNLEDGER_RETURN_IF_ERROR(OptionalObject(data.Find("config"), "data.config"));
   RUNLEDGER_RETURN_IF_ERROR(Actor(data.Find("triggered_by"), "data.triggered_by", true));
   if (const Json* containers = data.Find("containers")) {
     if (!containers->is_array()) return Violation("data.containers must be an array");
+    // Names are the keys of the run's containers: each one once.
+    std::unordered_set<std::string_view> seen;
     for (const Json& name : containers->array()) {
       RUNLEDGER_RETURN_IF_ERROR(NonEmptyString(&name, "data.containers[]", true));
+      if (!seen.insert(name.string()).second) {
+        return Violation("data.containers: \"" + name.string() + "\" is listed twice");
+      }
     }
   }
   RUNLEDGER_RETURN_IF_ERROR(NonNegativeInt(data.Find("total"), "data.total", false));
@@ -205,7 +224,7 @@ Status ValidatePayload(std::string_view type, const Json& data) {
   if (type == "ended") return ValidateEnded(data);
   if (type == "deleted") {
     RUNLEDGER_RETURN_IF_ERROR(OnlyKnown(data, "data", {"reason"}));
-    return StringMember(data.Find("reason"), "data.reason", false);
+    return FreeText(data.Find("reason"), "data.reason", false, true);
   }
   return Violation("type must be one of created, started, progressed, logged, ended");
 }
