@@ -112,7 +112,11 @@ Result<Hash> RecomputeLeafHash(std::string_view stored, Hash* claimed) {
 }
 
 Result<Event> DecodeEvent(std::string_view stored) {
-  auto parsed = ParseJson(stored);
+  // Canonical form writes an accepted 1e20 as a 21-digit integer literal:
+  // read back what we wrote.
+  JsonParseOptions options;
+  options.allow_large_integer_literals = true;
+  auto parsed = ParseJson(stored, options);
   if (!parsed) return Status::Corruption("stored event is not JSON: " + parsed.error().message());
   Json& json = *parsed;
   Event e;
