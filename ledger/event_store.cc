@@ -158,13 +158,13 @@ void EventStore::Impl::Stop() {
 void EventStore::Impl::Submit(std::unique_ptr<Command> command) {
   {
     std::lock_guard lock(queue_mutex_);
-    if (!stopping_ && queue_.size() < options_.queue_commands_max) {
+    if (options_.start_committer && !stopping_ && queue_.size() < options_.queue_commands_max) {
       queue_.push_back(std::move(command));
       command = nullptr;
     }
   }
   if (command) {
-    command->Complete(Status::Unavailable("the ledger is shutting down or overloaded"));
+    command->Complete(Status::Unavailable("the ledger is offline, shutting down or overloaded"));
     return;
   }
   queue_cv_.notify_one();
@@ -231,7 +231,8 @@ Result<std::optional<Event>> EventStore::Impl::EventAt(std::uint64_t position) {
 
 const Event& EventStore::Impl::Append(Event event) {
   auto version = StreamVersion(event.run_id);
-  event.seq = (version ? *version : 0) + 1;  // a read error here fails the batch at write time
+  if (!version && batch_status_.ok()) batch_status_ = version.error();
+  event.seq = (version ? *version : 0) + 1;  // a read error fails the whole batch (batch_status_)
   event.position = next_position_++;
   event.recorded_at_ms = batch_time_ms_;
   SealEvent(&event);
@@ -305,16 +306,15 @@ void EventStore::Impl::RunBatch(std::vector<std::unique_ptr<Command>>& commands)
   if (!batch_events_.empty()) {
     const std::string frontier = frontier_.Encode();
     batch_.Put(cf(kMetaTable), ToSlice(kFrontierKey), ToSlice(frontier));
-    const Status s = WriteBatch(&batch_, true);
+    const Status s = batch_status_.ok() ? WriteBatch(&batch_, true) : batch_status_;
     if (s.ok()) {
       if (size_.load() == SignedSize()) oldest_unsigned_ms_ = SteadyMs();
       size_.store(batch_events_.back().position, std::memory_order_release);
       last_recorded_ms_ = batch_time_ms_;
       for (const auto& [run_id, seq] : pending_heads_) stream_heads_[run_id] = seq;
       if (hook_) {
-        std::vector<Event> events(std::make_move_iterator(batch_events_.begin()),
-                                  std::make_move_iterator(batch_events_.end()));
-        batch_events_.clear();
+        // A copy: commands may hold the events Append returned until Complete.
+        const std::vector<Event> events(batch_events_.begin(), batch_events_.end());
         hook_->OnCommitted(events);
       }
     } else {
@@ -322,12 +322,11 @@ void EventStore::Impl::RunBatch(std::vector<std::unique_ptr<Command>>& commands)
       last_recovery_attempt_ms_ = SteadyMs();
       if (hook_) hook_->OnReset();
       for (auto& result : results) {
-        if (result.ok()) result = Status::Unavailable("the write did not reach the disk: " + s.message());
+        if (result.ok()) result = Status::Unavailable("the batch was not stored: " + s.message());
       }
     }
   }
   read_lock.unlock();
-  ResetBatch();
   for (size_t i = 0; i < commands.size(); ++i) {
     if (results[i].ok() && dynamic_cast<CheckpointRequest*>(commands[i].get()) != nullptr) {
       results[i] = writable_.load() ? MaybeCheckpoint(true)
@@ -335,6 +334,7 @@ void EventStore::Impl::RunBatch(std::vector<std::unique_ptr<Command>>& commands)
     }
     commands[i]->Complete(results[i]);
   }
+  ResetBatch();  // only now: the events Append returned live until Complete
 }
 
 std::uint64_t EventStore::Impl::SignedSize() const {
@@ -349,6 +349,7 @@ Status EventStore::Impl::WriteBatch(rocksdb::WriteBatch* batch, bool sync) {
 }
 
 void EventStore::Impl::ResetBatch() {
+  batch_status_ = Status::Ok();
   batch_.Clear();
   batch_events_.clear();
   pending_heads_.clear();

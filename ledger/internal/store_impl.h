@@ -105,6 +105,7 @@ class EventStore::Impl : public AppendContext {
 
   // Committer-thread state.
   rocksdb::WriteBatch batch_;
+  Status batch_status_;  // the first read error while building the batch: fails it
   std::deque<Event> batch_events_;
   std::unordered_map<Uuid, std::uint32_t, UuidHash> stream_heads_;
   std::unordered_map<Uuid, std::uint32_t, UuidHash> pending_heads_;
