@@ -96,7 +96,6 @@ void FoldCreated(RunState& state, const ledger::Event& event) {
     state.resumed_from = ledger::ParseUuid(*id);
   }
   state.created_at_ms = event.recorded_at_ms;
-  if (state.status == "running") state.started_at_ms = event.recorded_at_ms;
 }
 
 void FoldProgressed(RunState& state, const Json& data) {
@@ -180,7 +179,9 @@ void Fold(RunState& state, const ledger::Event& event) {
     if (const std::string* worker = StringAt(event.data, "worker")) state.worker = *worker;
     state.worker_started = true;
     state.status = "running";
-    if (!state.started_at_ms) state.started_at_ms = event.recorded_at_ms;
+    // started_at is the started event's recorded_at (SPEC section 2), also
+    // for a promote, which runs from creation but may name its worker later.
+    state.started_at_ms = event.recorded_at_ms;
   } else if (type == "progressed") {
     FoldProgressed(state, event.data);
   } else if (type == "logged") {
