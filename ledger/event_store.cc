@@ -306,8 +306,11 @@ void EventStore::Impl::RunBatch(std::vector<std::unique_ptr<Command>>& commands)
   if (!batch_events_.empty()) {
     const std::string frontier = frontier_.Encode();
     batch_.Put(cf(kMetaTable), ToSlice(kFrontierKey), ToSlice(frontier));
+    const auto sync_started = std::chrono::steady_clock::now();
     const Status s = batch_status_.ok() ? WriteBatch(&batch_, true) : batch_status_;
     if (s.ok()) {
+      RecordBatch(batch_events_.size(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_started).count());
       if (size_.load() == SignedSize()) oldest_unsigned_ms_ = SteadyMs();
       size_.store(batch_events_.back().position, std::memory_order_release);
       last_recorded_ms_ = batch_time_ms_;
@@ -335,6 +338,19 @@ void EventStore::Impl::RunBatch(std::vector<std::unique_ptr<Command>>& commands)
     commands[i]->Complete(results[i]);
   }
   ResetBatch();  // only now: the events Append returned live until Complete
+}
+
+void EventStore::Impl::RecordBatch(size_t events, double seconds) {
+  std::lock_guard lock(stats_mutex_);
+  ++stats_.batches;
+  stats_.events += events;
+  stats_.sync_seconds += seconds;
+  for (size_t i = 0; i < std::size(CommitStats::kBatchBuckets); ++i) {
+    if (events <= CommitStats::kBatchBuckets[i]) ++stats_.batch_le[i];
+  }
+  for (size_t i = 0; i < std::size(CommitStats::kSyncBuckets); ++i) {
+    if (seconds <= CommitStats::kSyncBuckets[i]) ++stats_.sync_le[i];
+  }
 }
 
 std::uint64_t EventStore::Impl::SignedSize() const {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
@@ -117,6 +118,18 @@ class Command {
 class TableIterator;
 class ReadSnapshot;
 
+// Group-commit figures for /metrics. Histogram buckets are cumulative
+// ("at most"), Prometheus style.
+struct CommitStats {
+  static constexpr std::uint64_t kBatchBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+  static constexpr double kSyncBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05};
+  std::uint64_t batches = 0;
+  std::uint64_t events = 0;
+  double sync_seconds = 0;
+  std::uint64_t batch_le[std::size(kBatchBuckets)] = {};
+  std::uint64_t sync_le[std::size(kSyncBuckets)] = {};
+};
+
 class EventStore : public SubtreeReader {
  public:
   // Opens or creates the store. Fails with a clear IOError when another
@@ -143,6 +156,7 @@ class EventStore : public SubtreeReader {
   bool writable() const;
   std::optional<Checkpoint> LatestCheckpoint() const;
   const std::string& PublicKeyPem() const;
+  CommitStats Stats() const;
   // Signs (if needed) and returns a checkpoint covering every event durable
   // now. Blocks until it is stored durably. Thread-safe.
   Result<Checkpoint> CheckpointNow();

@@ -180,6 +180,11 @@ std::optional<Checkpoint> EventStore::LatestCheckpoint() const {
   return impl_->checkpoint_;
 }
 
+CommitStats EventStore::Stats() const {
+  std::lock_guard lock(impl_->stats_mutex_);
+  return impl_->stats_;
+}
+
 const std::string& EventStore::PublicKeyPem() const { return impl_->signer_->PublicKeyPem(); }
 
 Result<Checkpoint> EventStore::CheckpointNow() {

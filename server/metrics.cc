@@ -49,4 +49,35 @@ std::string Metrics::Render(const std::map<std::string, double>& gauges) const {
   return out;
 }
 
+std::string RenderCommitStats(const ledger::CommitStats& stats) {
+  std::string out = "# TYPE runledger_group_commit_events histogram\n";
+  char line[256];
+  using ledger::CommitStats;
+  for (size_t i = 0; i < std::size(CommitStats::kBatchBuckets); ++i) {
+    std::snprintf(line, sizeof line, "runledger_group_commit_events_bucket{le=\"%llu\"} %llu\n",
+                  static_cast<unsigned long long>(CommitStats::kBatchBuckets[i]),
+                  static_cast<unsigned long long>(stats.batch_le[i]));
+    out += line;
+  }
+  std::snprintf(line, sizeof line,
+                "runledger_group_commit_events_bucket{le=\"+Inf\"} %llu\n"
+                "runledger_group_commit_events_sum %llu\nrunledger_group_commit_events_count %llu\n",
+                static_cast<unsigned long long>(stats.batches), static_cast<unsigned long long>(stats.events),
+                static_cast<unsigned long long>(stats.batches));
+  out += line;
+  out += "# TYPE runledger_group_commit_sync_seconds histogram\n";
+  for (size_t i = 0; i < std::size(CommitStats::kSyncBuckets); ++i) {
+    std::snprintf(line, sizeof line, "runledger_group_commit_sync_seconds_bucket{le=\"%g\"} %llu\n",
+                  CommitStats::kSyncBuckets[i], static_cast<unsigned long long>(stats.sync_le[i]));
+    out += line;
+  }
+  std::snprintf(line, sizeof line,
+                "runledger_group_commit_sync_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "runledger_group_commit_sync_seconds_sum %g\nrunledger_group_commit_sync_seconds_count %llu\n",
+                static_cast<unsigned long long>(stats.batches), stats.sync_seconds,
+                static_cast<unsigned long long>(stats.batches));
+  out += line;
+  return out;
+}
+
 }  // namespace runledger::server

@@ -9,7 +9,12 @@
 #include <mutex>
 #include <string>
 
+#include "ledger/event_store.h"
+
 namespace runledger::server {
+
+// Group-commit batch sizes and sync latency as Prometheus histograms.
+std::string RenderCommitStats(const ledger::CommitStats& stats);
 
 class Metrics {
  public:

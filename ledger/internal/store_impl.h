@@ -75,6 +75,8 @@ class EventStore::Impl : public AppendContext {
   std::unique_ptr<Signer> signer_;
   std::atomic<std::uint64_t> size_{0};
   std::atomic<bool> writable_{true};
+  mutable std::mutex stats_mutex_;
+  CommitStats stats_;
   mutable std::mutex checkpoint_mutex_;
   std::optional<Checkpoint> checkpoint_;
 
@@ -90,6 +92,7 @@ class EventStore::Impl : public AppendContext {
   Status MaybeCheckpoint(bool force);
   std::optional<std::chrono::steady_clock::time_point> NextWake() const;
   std::uint64_t SignedSize() const;
+  void RecordBatch(size_t events, double seconds);
 
   std::unique_ptr<internal::DirectoryLock> lock_;
   std::unique_ptr<rocksdb::Env> env_;
