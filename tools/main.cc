@@ -13,6 +13,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/http_server.h"
+#include "tools/bench_cmd.h"
 #include "tools/serve.h"
 
 namespace runledger::tools {
@@ -132,10 +133,14 @@ int main(int argc, char** argv) {
   token_add->add_option("--role", role, "admin, auditor, worker or member")->required();
   token_add->add_option("--datastore", grants, "ID=viewer or ID=editor (members)");
 
+  BenchOptions bench;
+  auto* bench_cmd = AddBenchCommand(app, &bench);
+
   CLI11_PARSE(app, argc, argv);
   if (*serve_cmd) return Serve(serve);
   if (*rebuild_cmd) return Rebuild(data_dir);
   if (*verify_cmd) return Verify(data_dir, trusted);
   if (*token_add) return TokenAdd(tokens_path, name, role, grants);
+  if (*bench_cmd) return Bench(bench);
   return 2;
 }
