@@ -262,6 +262,8 @@ void Api::Call::Route() {
     if (get) return LedgerEvents();
   }
   if (p.size() == 3 && p[1] == "ledger" && p[2] == "checkpoint" && get) return Checkpoint();
+  if (p.size() == 3 && p[1] == "ledger" && p[2] == "proof" && get) return Proof();
+  if (p.size() == 2 && p[1] == "export" && get) return Export();
   if (p.size() == 3 && p[1] == "runs") {
     if (get) return GetRun(p[2]);
     if (method == http::verb::delete_) return RunAction(p[2], projections::Action::kDelete);

@@ -14,6 +14,7 @@
 #include "server/auth.h"
 #include "server/http_server.h"
 #include "tools/bench_cmd.h"
+#include "tools/compliance.h"
 #include "tools/serve.h"
 
 namespace runledger::tools {
@@ -123,6 +124,33 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--data", data_dir, "Data directory")->capture_default_str();
   verify_cmd->add_option("--trusted-checkpoint", trusted, "A checkpoint (JSON) the auditor kept");
 
+  ExportOptions export_options;
+  std::uint64_t since_size = 0;
+  auto* export_cmd =
+      app.add_subcommand("export", "Write a compliance export (SPEC section 6), offline");
+  export_cmd->add_option("--data", export_options.data_dir, "Data directory")
+      ->capture_default_str();
+  export_cmd->add_option("--signing-key", export_options.signing_key,
+                         "Checkpoint key, if not <data>/signing-key.pem");
+  export_cmd->add_option("--from", export_options.from, "First recorded_at (RFC 3339, inclusive)")
+      ->required();
+  export_cmd->add_option("--to", export_options.to, "End of the range (RFC 3339, exclusive)")
+      ->required();
+  export_cmd->add_option("--datastore", export_options.datastore,
+                         "Only this datastore's events in full");
+  export_cmd->add_option("--run-id", export_options.run_id, "Only this run's events in full");
+  auto* since_opt =
+      export_cmd->add_option("--since-size", since_size, "Add a consistency proof from this size");
+  export_cmd->add_option("--format", export_options.format, "ndjson or csv")->capture_default_str();
+  export_cmd->add_option("--out", export_options.out, "Output file (default: standard output)");
+
+  std::string bundle_path, key_path;
+  auto* verify_export_cmd = app.add_subcommand("verify-export", "Check an export bundle offline");
+  verify_export_cmd->add_option("file", bundle_path, "The NDJSON bundle")->required();
+  verify_export_cmd->add_option("--key", key_path, "The checkpoint public key (PEM)")->required();
+  verify_export_cmd->add_option("--trusted-checkpoint", trusted,
+                                "A checkpoint (JSON) the auditor kept");
+
   auto* token_cmd = app.add_subcommand("token", "Manage API tokens");
   token_cmd->require_subcommand(1);
   std::string tokens_path, name, role;
@@ -140,6 +168,11 @@ int main(int argc, char** argv) {
   if (*serve_cmd) return Serve(serve);
   if (*rebuild_cmd) return Rebuild(data_dir);
   if (*verify_cmd) return Verify(data_dir, trusted);
+  if (*export_cmd) {
+    if (since_opt->count() > 0) export_options.since_size = since_size;
+    return Export(export_options);
+  }
+  if (*verify_export_cmd) return VerifyExportFile(bundle_path, key_path, trusted);
   if (*token_add) return TokenAdd(tokens_path, name, role, grants);
   if (*bench_cmd) return Bench(bench);
   return 2;

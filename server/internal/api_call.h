@@ -162,6 +162,8 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
   void StreamLogs(const RunState& run, std::uint32_t after_seq, int min_level);
   void DownloadLog(const RunState& run, int min_level);
   void Checkpoint();
+  void Export();
+  void Proof();
   bool ParseRunFilter(projections::RunFilter* filter);
 
   Api& api_;
