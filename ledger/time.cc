@@ -27,6 +27,10 @@ bool ReadDigits(std::string_view text, size_t pos, size_t count, int* out) {
   return true;
 }
 
+// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z.
+constexpr std::int64_t kMinUnixMs = -62167219200000;
+constexpr std::int64_t kMaxUnixMs = 253402300799999;
+
 bool IsLeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 int DaysInMonth(int y, int m) {
@@ -108,7 +112,12 @@ std::optional<std::int64_t> ParseRfc3339Ms(std::string_view t) {
   const std::int64_t days =
       DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + std::min(second, 59);
-  return (seconds - offset_minutes * 60) * 1000 + millis;
+  const std::int64_t unix_ms = (seconds - offset_minutes * 60) * 1000 + millis;
+  // An offset can push a four-digit date out of the years FormatTimestampMs
+  // writes (0000-01-01T00:00:00+01:00 is in year -1); such an instant could
+  // not be written back, e.g. as an export's `from`, so it is refused.
+  if (unix_ms < kMinUnixMs || unix_ms > kMaxUnixMs) return std::nullopt;
+  return unix_ms;
 }
 
 }  // namespace runledger::ledger

@@ -14,58 +14,6 @@
 #include "server/web_assets.h"
 
 namespace runledger::server {
-std::string PercentDecode(std::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] == '%') {
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      const int hi = i + 1 < in.size() ? hex(in[i + 1]) : -1;
-      const int lo = i + 2 < in.size() ? hex(in[i + 2]) : -1;
-      if (hi < 0 || lo < 0) {
-        out.push_back(in[i]);
-        continue;
-      }
-      out.push_back(static_cast<char>(hi << 4 | lo));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> SplitPath(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t start = 1;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    parts.push_back(PercentDecode(path.substr(start, end - start)));
-    start = end + 1;
-  }
-  if (!parts.empty() && parts.back().empty()) parts.pop_back();
-  return parts;
-}
-
-std::vector<std::string> SplitComma(const std::string& text) {
-  std::vector<std::string> items;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) items.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return items;
-}
-
 std::string DatastoreOf(const RunState& s) {
   const Json* id = s.datastore.Find("id");
   return id && id->is_string() ? id->string() : std::string();
@@ -142,17 +90,24 @@ std::optional<RunState> Api::Call::VisibleRun(const std::string& id_text, bool a
 bool Api::Call::ParseUint(const char* name, std::uint64_t* out, std::uint64_t max) {
   const std::string* text = Param(name);
   if (!text) return true;
-  std::uint64_t value = 0;
-  bool ok = !text->empty() && text->size() <= 19;
-  for (char c : *text) {
-    if (c < '0' || c > '9') ok = false;
-    value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (!ok || value > max) {
+  const auto value = ParseDecimal(*text, max);
+  if (!value) {
     Problem(400, "bad_request", std::string(name) + " must be a non-negative integer");
     return false;
   }
-  *out = value;
+  *out = *value;
+  return true;
+}
+
+bool Api::Call::ParseLastEventId(std::uint64_t* out, std::uint64_t max) {
+  const std::string text = Header("Last-Event-ID");
+  if (text.empty()) return true;
+  const auto value = ParseDecimal(text, max);
+  if (!value) {
+    Problem(400, "bad_request", "Last-Event-ID must be a non-negative integer");
+    return false;
+  }
+  *out = *value;
   return true;
 }
 
@@ -168,13 +123,31 @@ bool Api::Call::ParseLimit(size_t* limit, size_t fallback) {
 }
 
 bool Api::Call::RequireJsonBody(std::string_view type) {
-  const std::string content_type = Header(http::field::content_type);
   if (request_.body().empty() && type == "application/json") return true;
-  if (content_type.compare(0, type.size(), type) != 0) {
+  // The media type without its parameters, compared case-insensitively
+  // (RFC 9110 section 8.3.1): "application/json; charset=utf-8" is JSON,
+  // "application/jsonp" is not.
+  const std::string content_type = Header(http::field::content_type);
+  std::string_view media = std::string_view(content_type).substr(0, content_type.find(';'));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+  if (!boost::beast::iequals(media, type)) {
     Problem(415, "unsupported_media_type", "the body must be " + std::string(type));
     return false;
   }
   return true;
+}
+
+bool Api::Call::RequireValidIdempotencyKey() {
+  const size_t count = request_.count("Idempotency-Key");
+  if (count == 0) return true;
+  const std::string_view key = request_["Idempotency-Key"];
+  bool ok = count == 1 && !key.empty() && key.size() <= kMaxIdempotencyKeyBytes;
+  for (char c : key) ok = ok && c >= 0x21 && c <= 0x7E;
+  if (!ok) {
+    Problem(400, "bad_request", "Idempotency-Key must be one header of 1 to " +
+                                    std::to_string(kMaxIdempotencyKeyBytes) + " visible ASCII characters");
+  }
+  return ok;
 }
 
 void Api::Call::Run() {
@@ -209,7 +182,8 @@ void Api::Call::Route() {
         {"runledger_ledger_events", static_cast<double>(store.size())},
         {"runledger_ledger_checkpoint_size", cp ? static_cast<double>(cp->size) : 0.0},
         {"runledger_ledger_writable", store.writable() ? 1.0 : 0.0},
-        {"runledger_live_subscriptions", static_cast<double>(api_.live_.size())}}));
+        {"runledger_live_subscriptions", static_cast<double>(api_.live_.size())}}) +
+        RenderCommitStats(store.Stats()));
     response.set(http::field::content_type, "text/plain; version=0.0.4");
     Send(std::move(response));
     return;

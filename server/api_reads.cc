@@ -10,6 +10,40 @@
 namespace runledger::server {
 namespace {
 
+// A stream's catch-up is written in one burst on the handler's thread,
+// before the connection can send any of it. A burst past the transport's
+// backlog bound (ServerOptions::sse_backlog_bytes, 1 MiB by default) would
+// drop the connection with nothing sent, every time the client retried, and
+// the rest of the catch-up would still be read for nothing. So a catch-up
+// stops at kCatchUpBytesMax and the stream ends cleanly: the client has every
+// frame up to the last id and resumes from it with Last-Event-ID.
+constexpr size_t kCatchUpBytesMax = 512 * 1024;
+
+class CatchUp {
+ public:
+  explicit CatchUp(EventStream& stream) : stream_(stream) {}
+  // Writes `frame`; false (stop reading) once the burst is full or the
+  // stream refused it.
+  bool Write(std::string frame) {
+    if (!full_ && bytes_ > 0 && bytes_ + frame.size() > kCatchUpBytesMax) full_ = true;
+    if (full_) return false;
+    bytes_ += frame.size();
+    full_ = !stream_.Write(std::move(frame));
+    return !full_;
+  }
+  // True if the catch-up was cut short; the stream then ends after the
+  // frames already queued.
+  bool EndIfCut() {
+    if (full_) stream_.Close();
+    return full_;
+  }
+
+ private:
+  EventStream& stream_;
+  size_t bytes_ = 0;
+  bool full_ = false;
+};
+
 void WriteEventItems(JsonWriter& w, const std::vector<std::string>& items) {
   w.Key("items").BeginArray();
   for (const auto& item : items) w.Raw(item);
@@ -167,9 +201,7 @@ void Api::Call::RunEvents(const std::string& run_id, bool logs) {
     if (min_level < 0) return Problem(400, "bad_request", "level must be debug, info, warning or error");
   }
   if (logs && WantsEventStream()) {
-    if (const std::string last = Header("Last-Event-ID"); !last.empty()) {
-      after_seq = std::strtoull(last.c_str(), nullptr, 10);
-    }
+    if (!ParseLastEventId(&after_seq, UINT32_MAX)) return;
     return StreamLogs(*run, static_cast<std::uint32_t>(after_seq), min_level);
   }
   const std::string accept = Header(http::field::accept);
@@ -230,24 +262,28 @@ void Api::Call::StreamLogs(const RunState& run, std::uint32_t after_seq, int min
       });
   stream->OnClose([subscription] {});
   std::uint32_t sent = after_seq;
-  for (;;) {
+  CatchUp catch_up(*stream);
+  for (bool more = true; more;) {
     auto page = api_.queries_.RunEvents(run_id, sent, kMaxPageLimit, false);
     if (!page) break;
     for (const auto& stored : page->items) {
       auto event = ledger::DecodeEvent(stored);
       if (!event) continue;
-      sent = event->seq;
       if (event->type == "logged") {
         const Json* level = event->data.Find("level");
-        if (level && projections::LogLevelRank(level->string()) >= min_level) {
-          stream->Write(SseFrame(event->seq, event->stored));
+        if (level && projections::LogLevelRank(level->string()) >= min_level &&
+            !catch_up.Write(SseFrame(event->seq, event->stored))) {
+          more = false;
+          break;
         }
       }
+      sent = event->seq;
     }
     if (!page->next) break;
   }
-  subscription->Release(sent);
   api_.metrics_.RecordRequest(route_, 200, 0);
+  if (catch_up.EndIfCut()) return;
+  subscription->Release(sent);
   auto now = api_.queries_.GetRun(run_id);
   if (now && now->has_value() && (projections::IsTerminal((*now)->status) || (*now)->deleted())) {
     stream->Close();
@@ -309,9 +345,7 @@ void Api::Call::LedgerEvents() {
     w.EndObject();
     return SendJson(200, std::move(body));
   }
-  if (const std::string last = Header("Last-Event-ID"); !last.empty()) {
-    after = std::strtoull(last.c_str(), nullptr, 10);
-  }
+  if (!ParseLastEventId(&after)) return;
   Response headers(http::status::ok, request_.version());
   headers.set("X-Request-Id", request_id_);
   auto stream = exchange_->StartStream(std::move(headers));
@@ -328,30 +362,40 @@ void Api::Call::LedgerEvents() {
         return match ? SseFrame(e.position, e.stored) : std::string();
       });
   stream->OnClose([subscription] {});
+  // The catch-up sends what is durable now, the subscription the rest. The
+  // size is read after subscribing, so every later event reaches the
+  // subscription; reading it after the catch-up instead would drop an event
+  // committed in between.
+  const std::uint64_t through = std::max(after, api_.ledger_.store().size());
   std::uint64_t sent = after;
-  for (;;) {
+  CatchUp catch_up(*stream);
+  for (bool more = true; more;) {
     auto page = api_.queries_.AuditEvents(f, sent, kMaxPageLimit);
     if (!page) break;
     for (const auto& stored : page->items) {
       auto event = ledger::DecodeEvent(stored);
       if (!event) continue;
-      stream->Write(SseFrame(event->position, stored));
+      if (event->position > through) break;
+      if (!catch_up.Write(SseFrame(event->position, stored))) {
+        more = false;
+        break;
+      }
       sent = event->position;
     }
-    if (!page->next) break;
+    if (!page->next || *page->next >= through) break;
     sent = std::max(sent, *page->next);
   }
-  // Everything up to the size seen now was covered by the catch-up.
-  subscription->Release(std::max(sent, api_.ledger_.store().size()));
   api_.metrics_.RecordRequest(route_, 200, 0);
+  if (catch_up.EndIfCut()) return;
+  subscription->Release(through);
 }
 
 void Api::Call::LiveRuns() {
   route_ = "runs_live";
   const auto visible = principal_->VisibleDatastores();
   std::uint64_t after = 0;
-  const std::string last = Header("Last-Event-ID");
-  if (!last.empty()) after = std::strtoull(last.c_str(), nullptr, 10);
+  const bool resuming = !Header("Last-Event-ID").empty();
+  if (!ParseLastEventId(&after)) return;
   Response headers(http::status::ok, request_.version());
   headers.set("X-Request-Id", request_id_);
   auto stream = exchange_->StartStream(std::move(headers));
@@ -367,7 +411,7 @@ void Api::Call::LiveRuns() {
       });
   stream->OnClose([subscription] {});
   std::uint64_t covered = api_.ledger_.store().size();
-  if (!last.empty()) {
+  if (resuming) {
     // Coalesced catch-up: each run changed after `after` once, at its latest change.
     std::map<ledger::Uuid, std::uint64_t> latest;
     for (std::uint64_t position = after;;) {
@@ -386,13 +430,15 @@ void Api::Call::LiveRuns() {
     for (const auto& [run, position] : latest) order.emplace_back(position, run);
     std::sort(order.begin(), order.end());
     covered = 0;
+    CatchUp catch_up(*stream);
     for (const auto& [position, run_id] : order) {
       auto run = api_.queries_.GetRun(run_id);
       if (!run || !run->has_value() || !may_view(DatastoreOf(**run))) continue;
       const bool deleted = (*run)->deleted();
-      stream->Write(SseFrame(position, projections::RunJson(**run, deleted)));
+      if (!catch_up.Write(SseFrame(position, projections::RunJson(**run, deleted)))) break;
       covered = std::max(covered, position);
     }
+    if (catch_up.EndIfCut()) return api_.metrics_.RecordRequest(route_, 200, 0);
     covered = std::max(covered, order.empty() ? after : order.back().first);
   }
   subscription->Release(covered);

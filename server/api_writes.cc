@@ -7,6 +7,7 @@
 #include "ledger/uuid.h"
 #include "projections/validation.h"
 #include "server/internal/api_call.h"
+#include "server/ndjson.h"
 
 namespace runledger::server {
 namespace {
@@ -18,12 +19,20 @@ std::optional<std::string> OptionalString(const Json& body, std::string_view key
 
 }  // namespace
 
+std::optional<RunState> Api::Call::ConflictRun(const Status& status, std::optional<RunState> run,
+                                               const std::optional<ledger::Uuid>& id) {
+  if (run || !id || status.code() != Code::kConflict) return run;
+  auto now = api_.queries_.GetRun(*id);
+  if (!now || !now->has_value() || !principal_->CanView(DatastoreOf(**now))) return std::nullopt;
+  return std::move(**now);
+}
+
 void Api::Call::CreateRun() {
   route_ = "create_run";
   if (principal_->role == Role::kAuditor) {
     return Problem(403, "forbidden", "your role may not create runs");
   }
-  if (!RequireJsonBody()) return;
+  if (!RequireJsonBody() || !RequireValidIdempotencyKey()) return;
   auto body = ledger::ParseJson(std::string_view(request_.body()));
   if (!body) return Fail(body.error());
   if (!body->is_object()) return Fail(Status::Schema("the body must be a JSON object"));
@@ -45,8 +54,9 @@ void Api::Call::CreateRun() {
   }
   create.data = std::move(*body);
   auto self = shared_from_this();
-  api_.ledger_.CreateRun(std::move(create), [self](const Status& status, projections::Outcome outcome) {
-    if (!status.ok()) return self->Fail(status, outcome.run);
+  const std::optional<ledger::Uuid> run_id = create.run_id;
+  api_.ledger_.CreateRun(std::move(create), [self, run_id](const Status& status, projections::Outcome outcome) {
+    if (!status.ok()) return self->Fail(status, self->ConflictRun(status, std::move(outcome.run), run_id));
     if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
     const bool existing_run = outcome.repeated && !self->IdempotencyKeyHash();
     Response response = self->Json200(existing_run ? 200 : 201, projections::RunJson(*outcome.run));
@@ -84,8 +94,8 @@ void Api::Call::AppendEvent(const std::string& run_id) {
     append.if_match = version;
   }
   auto self = shared_from_this();
-  api_.ledger_.AppendEvent(std::move(append), [self](const Status& status, projections::Outcome outcome) {
-    if (!status.ok()) return self->Fail(status, outcome.run);
+  api_.ledger_.AppendEvent(std::move(append), [self, id](const Status& status, projections::Outcome outcome) {
+    if (!status.ok()) return self->Fail(status, self->ConflictRun(status, std::move(outcome.run), id));
     if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
     Response response = self->Json200(outcome.repeated ? 200 : 201, outcome.event->stored);
     response.set("X-Ledger-Position", std::to_string(outcome.event->position));
@@ -101,7 +111,7 @@ void Api::Call::RunAction(const std::string& run_id, projections::Action action)
     if (!VisibleRun(run_id, false)) return;
     return Problem(403, "forbidden", "your role may not act on runs");
   }
-  if (!RequireJsonBody()) return;
+  if (!RequireJsonBody() || !RequireValidIdempotencyKey()) return;
   std::optional<std::string> reason;
   if (!request_.body().empty()) {
     auto body = ledger::ParseJson(std::string_view(request_.body()));
@@ -166,16 +176,9 @@ void Api::Call::BulkIngest() {
   // Parse every line first: results must not grow while answers arrive.
   std::vector<std::pair<size_t, projections::AppendRequest>> accepted;
   std::vector<size_t> line_of;
-  const std::string_view text = request_.body();
-  size_t line_number = 0;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+  for (const NdjsonLine& entry : SplitNdjsonLines(request_.body())) {
+    const size_t line_number = entry.number;
+    const std::string_view line = entry.text;
     const size_t slot = bulk->results.size();
     bulk->results.emplace_back();
     line_of.push_back(line_number);
@@ -210,9 +213,11 @@ void Api::Call::BulkIngest() {
   }
   bulk->pending.fetch_add(accepted.size());
   const std::string request_id = request_id_;
-  for (auto& [slot, append] : accepted) {
+  for (auto& entry : accepted) {
+    // Not a structured binding: clang before 16 cannot capture one.
+    const size_t slot = entry.first;
     const size_t line_number = line_of[slot];
-    api_.ledger_.AppendEvent(std::move(append), [bulk, slot, line_number, finish, request_id, self](
+    api_.ledger_.AppendEvent(std::move(entry.second), [bulk, slot, line_number, finish, request_id, self](
                                                     const Status& status, projections::Outcome outcome) {
       std::string result;
       if (!status.ok()) {

@@ -24,24 +24,25 @@ namespace runledger::tools {
 
 struct BenchOptions {
   std::string scenario = "compare";
-  std::string url;            // drive this server (http://127.0.0.1:PORT) instead of starting one
-  int server_pid = 0;         // with --url: its pid, for CPU and RSS
-  std::string dir;            // work directory; default: a new one under $TMPDIR, removed at the end
-  bool keep = false;          // keep the work directory
+  std::string url;     // drive this server (http://127.0.0.1:PORT) instead of starting one
+  int server_pid = 0;  // with --url: its pid, for CPU and RSS
+  std::string dir;     // work directory; default: a new one under $TMPDIR, removed at the end
+  bool keep = false;   // keep the work directory
   size_t connections = 64;
   size_t bulk_connections = 8;
   size_t bulk_lines = 1000;
-  double seconds = 10;        // per figure
+  double seconds = 10;  // per figure
   double warmup_seconds = 1;
-  int io_threads = 1;         // of the runledger server it starts
-  std::string only;           // comma list: single,bulk,reads,hello,rocksdb,postgres
-  std::string pg;             // libpq conninfo of a PostgreSQL to measure
-  int pg_pid = 0;             // its postmaster pid, for CPU
+  int io_threads = 1;  // of the runledger server it starts
+  std::string only;    // comma list: single,bulk,reads,hello,rocksdb,postgres
+  std::string pg;      // libpq conninfo of a PostgreSQL to measure
+  int pg_pid = 0;      // its postmaster pid, for CPU
   size_t pg_batch = 100;
   size_t pg_batch_clients = 8;
   std::uint64_t runs = 100000;  // large: runs in the ledger
-  std::string json;           // write the results here
-  std::string perf;           // `perf record` (DWARF call graphs) the server during single appends into this file
+  std::string json;             // write the results here
+  std::string
+      perf;  // `perf record` (DWARF call graphs) the server during single appends into this file
   std::uint64_t seed = 42;
 };
 

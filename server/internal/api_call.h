@@ -14,6 +14,7 @@
 #include "ledger/time.h"
 #include "server/api.h"
 #include "server/problem.h"
+#include "server/query_string.h"
 
 namespace runledger::server {
 
@@ -23,10 +24,8 @@ using projections::RunState;
 
 inline constexpr size_t kDefaultPageLimit = 100;
 inline constexpr size_t kMaxPageLimit = 1000;
+inline constexpr size_t kMaxIdempotencyKeyBytes = 255;
 
-std::string PercentDecode(std::string_view in);
-std::vector<std::string> SplitComma(const std::string& text);
-std::vector<std::string> SplitPath(std::string_view path);
 std::string DatastoreOf(const RunState& s);
 
 // One request: parsed target, caller, and the helpers every route uses.
@@ -39,7 +38,7 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
     const std::string_view target = request_.target();
     const size_t q = target.find('?');
     path_ = std::string(target.substr(0, q));
-    if (q != std::string_view::npos) ParseQuery(target.substr(q + 1));
+    if (q != std::string_view::npos) query_ = ParseQueryString(target.substr(q + 1));
     parts_ = SplitPath(path_);
   }
 
@@ -47,20 +46,6 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
 
  private:
   // --- plumbing --------------------------------------------------------------
-  void ParseQuery(std::string_view query) {
-    size_t start = 0;
-    while (start <= query.size()) {
-      size_t end = query.find('&', start);
-      if (end == std::string_view::npos) end = query.size();
-      const std::string_view pair = query.substr(start, end - start);
-      if (!pair.empty()) {
-        const size_t eq = pair.find('=');
-        query_[PercentDecode(pair.substr(0, eq))] =
-            eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
-      }
-      start = end + 1;
-    }
-  }
   const std::string* Param(const std::string& name) const {
     auto it = query_.find(name);
     return it == query_.end() ? nullptr : &it->second;
@@ -130,13 +115,23 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
   }
   // Loads a run the caller may view; answers 404 otherwise.
   std::optional<RunState> VisibleRun(const std::string& id_text, bool allow_deleted);
+  // `run`, or for a 409 that came without one (an idempotency conflict) the
+  // run `id` as it is now, so that every 409 carries its status and actions.
+  std::optional<RunState> ConflictRun(const Status& status, std::optional<RunState> run,
+                                      const std::optional<ledger::Uuid>& id);
   bool ParseLimit(size_t* limit, size_t fallback = kDefaultPageLimit);
   bool ParseUint(const char* name, std::uint64_t* out, std::uint64_t max = UINT64_MAX);
+  // Last-Event-ID (SSE resumption): absent or empty leaves *out; otherwise a
+  // decimal <= max or 400 bad_request (answered; returns false).
+  bool ParseLastEventId(std::uint64_t* out, std::uint64_t max = UINT64_MAX);
   bool IncludeDeleted() const {
     const std::string* flag = Param("include_deleted");
     return flag && *flag == "true" && principal_->SeesDeleted();
   }
   bool RequireJsonBody(std::string_view type = "application/json");
+  // An Idempotency-Key, when sent, is one header of 1..kMaxIdempotencyKeyBytes
+  // visible ASCII characters (a UUID, say); else 400 (answered; false).
+  bool RequireValidIdempotencyKey();
   std::optional<std::string> IdempotencyKeyHash() const {
     auto key = request_.find("Idempotency-Key");
     if (key == request_.end()) return std::nullopt;

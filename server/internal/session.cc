@@ -175,15 +175,15 @@ void Session::OnReadHeader(beast::error_code ec, std::size_t /*bytes*/) {
   }
   const http::request_header<>& header = header_parser_->get();
   request_id_ = RequestIdFor(header);
-  const std::uint64_t limit = core_->handler().BodyLimit(header);
-  if (auto length = header_parser_->content_length(); length && *length > limit) {
-    return Reject(413, "payload_too_large",
-                  "The request body exceeds " + std::to_string(limit) + " bytes.");
+  body_limit_ = core_->handler().BodyLimit(header);
+  if (auto length = header_parser_->content_length();
+      length && *length > body_limit_) {
+    return RejectBody();
   }
   const bool expects_continue = ExpectsContinue(header);
   body_parser_.emplace(std::move(*header_parser_));
   header_parser_.reset();
-  body_parser_->body_limit(limit);  // enforces chunked bodies as they come
+  body_parser_->body_limit(body_limit_);  // enforces chunked bodies as they come
   if (body_parser_->is_done()) return Dispatch();
   if (expects_continue) DoWriteContinue();
   DoReadBody();
@@ -221,10 +221,7 @@ void Session::OnReadBody(beast::error_code ec, std::size_t /*bytes*/) {
   if (terminated_) return;
   if (ec) {
     body_parser_.reset();
-    if (ec == http::error::body_limit) {
-      return Reject(413, "payload_too_large",
-                    "The request body exceeds its limit.");
-    }
+    if (ec == http::error::body_limit) return RejectBody();
     if (IsHttpError(ec) && ec != http::error::partial_message &&
         ec != http::error::end_of_stream && !streaming_) {
       return Reject(400, "bad_request", "The request body is malformed.");
@@ -274,6 +271,11 @@ void Session::Reject(unsigned status, std::string_view code,
                               11, /*keep_alive=*/false);
   slots_.push_back(std::move(slot));
   Pump();
+}
+
+void Session::RejectBody() {
+  Reject(413, "payload_too_large",
+         "The request body exceeds " + std::to_string(body_limit_) + " bytes.");
 }
 
 void Session::DoDiscard() {

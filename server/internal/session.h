@@ -102,6 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWriteContinue(boost::beast::error_code ec, std::size_t bytes);
   void Dispatch();
   void Reject(unsigned status, std::string_view code, std::string detail);
+  void RejectBody();
   void DoDiscard();
   void OnDiscard(boost::beast::error_code ec, std::size_t bytes);
 
@@ -134,6 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> body_parser_;
   std::string request_id_;        // of the request being read
+  std::uint64_t body_limit_ = 0;  // of the request being read
   std::uint64_t requests_read_ = 0;
   std::uint64_t next_seq_ = 0;
   std::deque<Slot> slots_;

@@ -38,7 +38,8 @@ const Figure* Find(const std::vector<Figure>& figures, const std::string& key) {
   return nullptr;
 }
 
-double Ratio(const std::vector<Figure>& figures, const std::string& a, const std::string& b, bool requests = false) {
+double Ratio(const std::vector<Figure>& figures, const std::string& a, const std::string& b,
+             bool requests = false) {
   const Figure* fa = Find(figures, a);
   const Figure* fb = Find(figures, b);
   if (!fa || !fb || !fa->measured() || !fb->measured()) return kNotMeasured;
@@ -51,14 +52,14 @@ std::vector<Comparison> CompareAll(const std::vector<Figure>& f) {
        Ratio(f, "runledger_single", "rocksdb_single"), 1.0, "x"},
       {"single_vs_postgres", "single appends: runledger / PostgreSQL one event per txn",
        Ratio(f, "runledger_single", "postgres_single"), 2.0, "x"},
-      {"bulk_vs_postgres", "bulk: runledger / PostgreSQL batched txns", Ratio(f, "runledger_bulk", "postgres_batch"),
-       1.5, "x"},
-      {"bulk_vs_rocksdb", "bulk: runledger / raw RocksDB synced WriteBatches", Ratio(f, "runledger_bulk", "rocksdb_batch"),
-       0.35, "x"},
+      {"bulk_vs_postgres", "bulk: runledger / PostgreSQL batched txns",
+       Ratio(f, "runledger_bulk", "postgres_batch"), 1.5, "x"},
+      {"bulk_vs_rocksdb", "bulk: runledger / raw RocksDB synced WriteBatches",
+       Ratio(f, "runledger_bulk", "rocksdb_batch"), 0.35, "x"},
       {"single_vs_http_ceiling", "single appends: runledger / trivial Beast handler (req/s)",
        Ratio(f, "runledger_single", "hello_single", true), kNotMeasured, "x"},
-      {"bulk_vs_single", "bulk / single appends (events/s)", Ratio(f, "runledger_bulk", "runledger_single"),
-       kNotMeasured, "x"},
+      {"bulk_vs_single", "bulk / single appends (events/s)",
+       Ratio(f, "runledger_bulk", "runledger_single"), kNotMeasured, "x"},
   };
 }
 
@@ -81,15 +82,18 @@ bool PhaseWanted(const BenchOptions& o, const std::string& phase) {
 
 std::string ConfigJson(const BenchOptions& o, const std::string& extra) {
   return "{\"scenario\":\"" + o.scenario + "\",\"connections\":" + std::to_string(o.connections) +
-         ",\"bulk_connections\":" + std::to_string(o.bulk_connections) + ",\"bulk_lines\":" +
-         std::to_string(o.bulk_lines) + ",\"seconds\":" + std::to_string(o.seconds) + ",\"warmup_seconds\":" +
-         std::to_string(o.warmup_seconds) + ",\"server_io_threads\":" + std::to_string(o.io_threads) +
-         ",\"pg_batch\":" + std::to_string(o.pg_batch) + ",\"pg_batch_clients\":" +
-         std::to_string(o.pg_batch_clients) + ",\"seed\":" + std::to_string(o.seed) + extra + "}";
+         ",\"bulk_connections\":" + std::to_string(o.bulk_connections) +
+         ",\"bulk_lines\":" + std::to_string(o.bulk_lines) +
+         ",\"seconds\":" + std::to_string(o.seconds) +
+         ",\"warmup_seconds\":" + std::to_string(o.warmup_seconds) +
+         ",\"server_io_threads\":" + std::to_string(o.io_threads) +
+         ",\"pg_batch\":" + std::to_string(o.pg_batch) +
+         ",\"pg_batch_clients\":" + std::to_string(o.pg_batch_clients) +
+         ",\"seed\":" + std::to_string(o.seed) + extra + "}";
 }
 
-int Finish(const BenchOptions& o, Machine machine, const std::string& config, const std::vector<Figure>& figures,
-           const std::vector<Comparison>& comparisons) {
+int Finish(const BenchOptions& o, Machine machine, const std::string& config,
+           const std::vector<Figure>& figures, const std::vector<Comparison>& comparisons) {
   machine.load_after = LoadAverage();
   std::printf("\n");
   PrintFigures(figures, stdout);
@@ -116,8 +120,8 @@ int Finish(const BenchOptions& o, Machine machine, const std::string& config, co
 int RunCompare(const BenchOptions& o, const std::string& dir) {
   Machine machine = DescribeMachine();
   const ByteSizes sizes = MeasureLines(o.seed, 500);
-  Progress("%d cores, load %s; event lines %zu..%zu bytes (mean %.0f); %.0f s per figure", machine.cores,
-           machine.load_before.c_str(), sizes.min, sizes.max, sizes.mean, o.seconds);
+  Progress("%d cores, load %s; event lines %zu..%zu bytes (mean %.0f); %.0f s per figure",
+           machine.cores, machine.load_before.c_str(), sizes.min, sizes.max, sizes.mean, o.seconds);
   std::vector<Figure> figures;
   LoadOptions load;
   load.seconds = o.seconds;
@@ -133,8 +137,9 @@ int RunCompare(const BenchOptions& o, const std::string& dir) {
     }
     target.pid = o.server_pid;
   } else if (http) {
-    auto started = ServerProcess::Start(SelfPath(), dir + "/runledger-data", dir + "/runledger-serve.log",
-                                        o.io_threads, std::chrono::seconds(60));
+    auto started =
+        ServerProcess::Start(SelfPath(), dir + "/runledger-data", dir + "/runledger-serve.log",
+                             o.io_threads, std::chrono::seconds(60));
     if (!started) {
       std::fprintf(stderr, "runledger bench: %s\n", started.error().message().c_str());
       return 1;
@@ -149,24 +154,30 @@ int RunCompare(const BenchOptions& o, const std::string& dir) {
     SingleAppends source(o.connections, o.seed, &registry);
     load.connections = o.connections;
     Append(&figures, MeasureHttp(target, load, source,
-                                 {"runledger_single", "runledger single appends (HTTP, synced)", "events", o.perf}));
+                                 {"runledger_single", "runledger single appends (HTTP, synced)",
+                                  "events", o.perf}));
   }
   if (http && PhaseWanted(o, "bulk")) {
-    Progress("runledger bulk ingest: %zu connections x %zu lines", o.bulk_connections, o.bulk_lines);
+    Progress("runledger bulk ingest: %zu connections x %zu lines", o.bulk_connections,
+             o.bulk_lines);
     BulkIngest source(o.bulk_connections, o.bulk_lines, o.seed + 1, &registry);
     load.connections = o.bulk_connections;
-    Append(&figures, MeasureHttp(target, load, source, {"runledger_bulk", "runledger bulk NDJSON ingest (HTTP)", "events", ""}));
+    Append(&figures,
+           MeasureHttp(target, load, source,
+                       {"runledger_bulk", "runledger bulk NDJSON ingest (HTTP)", "events", ""}));
   }
   if (http && PhaseWanted(o, "reads")) {
     Progress("runledger read mix over %zu runs: %zu connections", registry.size(), o.connections);
     ReadMix source(registry, o.seed + 2);
     load.connections = o.connections;
     load.kinds = ReadMix::Kinds();
-    Append(&figures, MeasureHttp(target, load, source, {"runledger_reads", "runledger read mix (HTTP)", "requests", ""}));
+    Append(&figures, MeasureHttp(target, load, source,
+                                 {"runledger_reads", "runledger read mix (HTTP)", "requests", ""}));
     load.kinds = {"requests"};
   }
   if (server) {
-    if (Status s = server->Stop(); !s.ok()) std::fprintf(stderr, "runledger bench: %s\n", s.message().c_str());
+    if (Status s = server->Stop(); !s.ok())
+      std::fprintf(stderr, "runledger bench: %s\n", s.message().c_str());
   }
   if (PhaseWanted(o, "hello")) {
     Progress("HTTP ceiling: trivial Beast handler, %zu connections", o.connections);
@@ -175,20 +186,31 @@ int RunCompare(const BenchOptions& o, const std::string& dir) {
       ServerUnderTest h{"127.0.0.1", (*hello)->port(), getpid(), (*hello)->thread_id()};
       SingleAppends source(o.connections, o.seed, nullptr, true);
       load.connections = o.connections;
-      Append(&figures, MeasureHttp(h, load, source, {"hello_single", "HTTP ceiling: trivial Beast POST handler", "events", ""}));
+      Append(&figures, MeasureHttp(h, load, source,
+                                   {"hello_single", "HTTP ceiling: trivial Beast POST handler",
+                                    "events", ""}));
     }
   }
   if (PhaseWanted(o, "rocksdb")) {
     Progress("raw RocksDB: %zu threads of synced Puts", o.connections);
-    RocksReferenceOptions rocks{dir + "/rocksdb-single", static_cast<int>(o.connections), 0, o.warmup_seconds,
-                                o.seconds, o.seed};
+    RocksReferenceOptions rocks{dir + "/rocksdb-single",
+                                static_cast<int>(o.connections),
+                                0,
+                                o.warmup_seconds,
+                                o.seconds,
+                                o.seed};
     Figure single = MeasureRocksDb(rocks);
     single.key = "rocksdb_single";
     single.title = "raw RocksDB synced Put, " + std::to_string(o.connections) + " threads";
     figures.push_back(single);
-    Progress("raw RocksDB: %zu threads of synced WriteBatches of %zu", o.bulk_connections, o.bulk_lines);
-    rocks = {dir + "/rocksdb-batch", static_cast<int>(o.bulk_connections), o.bulk_lines, o.warmup_seconds,
-             o.seconds, o.seed};
+    Progress("raw RocksDB: %zu threads of synced WriteBatches of %zu", o.bulk_connections,
+             o.bulk_lines);
+    rocks = {dir + "/rocksdb-batch",
+             static_cast<int>(o.bulk_connections),
+             o.bulk_lines,
+             o.warmup_seconds,
+             o.seconds,
+             o.seed};
     Figure batch = MeasureRocksDb(rocks);
     batch.key = "rocksdb_batch";
     batch.title = "raw RocksDB synced WriteBatch x" + std::to_string(o.bulk_lines) + ", " +
@@ -197,7 +219,8 @@ int RunCompare(const BenchOptions& o, const std::string& dir) {
   }
   if (PhaseWanted(o, "postgres") && !o.pg.empty()) {
     Progress("PostgreSQL: %zu clients, one event per transaction", o.connections);
-    PostgresReferenceOptions pg{o.pg, o.pg_pid, o.connections, 0, o.warmup_seconds, o.seconds, o.seed};
+    PostgresReferenceOptions pg{o.pg,      o.pg_pid, o.connections, 0, o.warmup_seconds,
+                                o.seconds, o.seed};
     Figure single = MeasurePostgres(pg);
     single.key = "postgres_single";
     single.title = "PostgreSQL 1 event/txn, " + std::to_string(o.connections) + " clients";
@@ -212,8 +235,9 @@ int RunCompare(const BenchOptions& o, const std::string& dir) {
   } else if (PhaseWanted(o, "postgres")) {
     Progress("PostgreSQL skipped: no --pg (tools/bench/compare.sh starts one)");
   }
-  const std::string extra = ",\"event_line_bytes\":{\"min\":" + std::to_string(sizes.min) + ",\"max\":" +
-                            std::to_string(sizes.max) + ",\"mean\":" + std::to_string(sizes.mean) + "}";
+  const std::string extra = ",\"event_line_bytes\":{\"min\":" + std::to_string(sizes.min) +
+                            ",\"max\":" + std::to_string(sizes.max) +
+                            ",\"mean\":" + std::to_string(sizes.mean) + "}";
   return Finish(o, machine, ConfigJson(o, extra), figures, CompareAll(figures));
 }
 

@@ -27,7 +27,8 @@ double Latencies::PercentileMs(double q) {
   }
   // Nearest rank: the smallest sample with at least q of all at or below it.
   const double rank = std::ceil(q * static_cast<double>(micros_.size()));
-  const size_t index = static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(micros_.size()))) - 1;
+  const size_t index =
+      static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(micros_.size()))) - 1;
   return micros_[index] / 1000.0;
 }
 

@@ -31,10 +31,10 @@ class Latencies {
 inline constexpr double kNotMeasured = std::nan("");
 
 struct Figure {
-  std::string key;          // JSON key, e.g. "runledger_single"
-  std::string title;        // table row, e.g. "runledger single-event appends (HTTP)"
+  std::string key;    // JSON key, e.g. "runledger_single"
+  std::string title;  // table row, e.g. "runledger single-event appends (HTTP)"
   std::string unit = "events";
-  double seconds = 0;       // the measured window
+  double seconds = 0;  // the measured window
   std::uint64_t requests = 0;
   std::uint64_t units = 0;  // events (a bulk request counts its lines)
   std::uint64_t errors = 0;

@@ -30,8 +30,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(kBodyLimitBytes);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
   void OnRead(beast::error_code ec) {
     if (ec) return Close();
@@ -43,8 +44,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.set(http::field::content_type, "application/json");
     response_.body() = R"({"hello":"world"})";
     response_.prepare_payload();
-    http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec2, size_t) { self->OnWrite(ec2); });
+    http::async_write(
+        stream_, response_,
+        [self = shared_from_this()](beast::error_code ec2, size_t) { self->OnWrite(ec2); });
   }
   void OnWrite(beast::error_code ec) {
     if (ec || !response_.keep_alive()) return Close();

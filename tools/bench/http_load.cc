@@ -25,7 +25,9 @@ constexpr auto kTick = std::chrono::milliseconds(1);
 
 size_t CountOccurrences(std::string_view text, std::string_view needle) {
   size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + needle.size())) ++n;
+  for (size_t at = text.find(needle); at != std::string_view::npos;
+       at = text.find(needle, at + needle.size()))
+    ++n;
   return n;
 }
 
@@ -36,7 +38,8 @@ std::string FirstProblem(std::string_view body) {
     size_t end = body.find('\n', start);
     if (end == std::string_view::npos) end = body.size();
     const std::string_view line = body.substr(start, end - start);
-    if (line.find("\"status\":201") == std::string_view::npos) return std::string(line.substr(0, 400));
+    if (line.find("\"status\":201") == std::string_view::npos)
+      return std::string(line.substr(0, 400));
     start = end + 1;
   }
   return std::string(body.substr(0, 400));
@@ -45,7 +48,10 @@ std::string FirstProblem(std::string_view body) {
 class LoadRun {
  public:
   LoadRun(const LoadOptions& options, CallSource& source, const WindowHooks& hooks)
-      : options_(options), source_(source), hooks_(hooks), timer_(io_),
+      : options_(options),
+        source_(source),
+        hooks_(hooks),
+        timer_(io_),
         host_header_(options.host + ":" + std::to_string(options.port)) {
     result_.kinds.resize(options.kinds.size());
     for (size_t i = 0; i < options.kinds.size(); ++i) result_.kinds[i].name = options.kinds[i];
@@ -128,18 +134,21 @@ class LoadRun {
     c.request.set(http::field::host, host_header_);
     c.request.keep_alive(true);
     if (!c.call.body.empty() || c.call.method == http::verb::post) {
-      if (!c.call.content_type.empty()) c.request.set(http::field::content_type, c.call.content_type);
+      if (!c.call.content_type.empty())
+        c.request.set(http::field::content_type, c.call.content_type);
       c.request.body() = std::move(c.call.body);
       c.request.prepare_payload();
     }
-    http::async_write(c.stream, c.request, [this, &c](beast::error_code ec, size_t) { OnWrite(c, ec); });
+    http::async_write(c.stream, c.request,
+                      [this, &c](beast::error_code ec, size_t) { OnWrite(c, ec); });
   }
 
   void OnWrite(Connection& c, beast::error_code ec) {
     if (ec) return Broken(c, "write: " + ec.message());
     c.parser.emplace();
     c.parser->body_limit(kResponseBodyLimitBytes);
-    http::async_read(c.stream, c.buffer, *c.parser, [this, &c](beast::error_code ec2, size_t) { OnRead(c, ec2); });
+    http::async_read(c.stream, c.buffer, *c.parser,
+                     [this, &c](beast::error_code ec2, size_t) { OnRead(c, ec2); });
   }
 
   void OnRead(Connection& c, beast::error_code ec) {
@@ -230,7 +239,8 @@ class LoadRun {
       Dispatch();
     }
     if (stopping_ && now - stop_time_ > options_.drain_timeout) {
-      Error("requests still unanswered " + std::to_string(options_.drain_timeout.count()) + " s after the end");
+      Error("requests still unanswered " + std::to_string(options_.drain_timeout.count()) +
+            " s after the end");
       for (auto& conn : conns_) Broken(*conn, "drain timeout", conn->busy);
     }
     if (!finished_) ScheduleTick();
@@ -240,7 +250,8 @@ class LoadRun {
     stopping_ = true;
     stop_time_ = now;
     if (window_started_) {
-      result_.seconds = std::chrono::duration<double>(std::min(now, window_end_) - window_begin_).count();
+      result_.seconds =
+          std::chrono::duration<double>(std::min(now, window_end_) - window_begin_).count();
       result_.client_cpu_seconds = ThreadCpuSeconds() - cpu_at_start_;
       if (hooks_.end) hooks_.end();
     }

@@ -31,10 +31,10 @@ struct HttpCall {
   boost::beast::http::verb method = boost::beast::http::verb::get;
   std::string target;
   std::string body;
-  std::string content_type;   // with a body
-  size_t kind = 0;            // index into LoadOptions::kinds
+  std::string content_type;      // with a body
+  size_t kind = 0;               // index into LoadOptions::kinds
   unsigned expect_status = 200;  // 0: any 2xx
-  std::uint64_t units = 1;    // events this request carries (bulk: its lines)
+  std::uint64_t units = 1;       // events this request carries (bulk: its lines)
   // Bulk: every line's result must be 201; checked by counting them.
   bool expect_bulk_created = false;
 };
@@ -54,7 +54,7 @@ struct LoadOptions {
   std::uint16_t port = 0;
   size_t connections = 64;
   double warmup_seconds = 1;
-  double seconds = 10;   // measured window; <= 0: until the source runs dry
+  double seconds = 10;  // measured window; <= 0: until the source runs dry
   double rate_per_second = 0;
   std::chrono::seconds drain_timeout{60};
   std::vector<std::string> kinds = {"requests"};
@@ -69,11 +69,11 @@ struct KindResult {
 };
 
 struct LoadResult {
-  double seconds = 0;                 // the measured window as it ran
+  double seconds = 0;  // the measured window as it ran
   std::vector<KindResult> kinds;
-  std::uint64_t errors = 0;           // all kinds, warm-up and drain included
+  std::uint64_t errors = 0;  // all kinds, warm-up and drain included
   std::string first_error;
-  bool saturated = false;             // open loop: the backlog outgrew 2 s of requests
+  bool saturated = false;  // open loop: the backlog outgrew 2 s of requests
   double client_cpu_seconds = 0;
 };
 

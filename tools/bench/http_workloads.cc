@@ -9,7 +9,8 @@ constexpr size_t kOpenRunsPerBulkConnection = 60;
 
 }  // namespace
 
-SingleAppends::SingleAppends(size_t connections, std::uint64_t seed, RunRegistry* registry, bool any_2xx)
+SingleAppends::SingleAppends(size_t connections, std::uint64_t seed, RunRegistry* registry,
+                             bool any_2xx)
     : generator_(seed), workers_(connections), registry_(registry), any_2xx_(any_2xx) {}
 
 bool SingleAppends::Next(size_t conn, HttpCall* call) {
@@ -29,17 +30,19 @@ bool SingleAppends::Next(size_t conn, HttpCall* call) {
 
 void SingleAppends::Succeeded(size_t conn, const HttpCall& call) {
   const Worker& w = workers_[conn];
-  if (registry_ && call.target == "/v1/runs") registry_->push_back({w.run->id_text, w.run->datastore});
+  if (registry_ && call.target == "/v1/runs")
+    registry_->push_back({w.run->id_text, w.run->datastore});
 }
 
 BulkIngest::BulkIngest(size_t connections, size_t lines, std::uint64_t seed, RunRegistry* registry,
                        std::uint64_t max_runs)
     : lines_(lines), feeds_(connections), registry_(registry) {
-  const std::uint64_t per_connection = max_runs == 0 ? 0 : (max_runs + connections - 1) / connections;
+  const std::uint64_t per_connection =
+      max_runs == 0 ? 0 : (max_runs + connections - 1) / connections;
   for (size_t i = 0; i < connections; ++i) {
     feeds_[i].generator = std::make_unique<WorkloadGenerator>(seed * 7919 + i);
-    feeds_[i].runs = std::make_unique<RunInterleaver>(*feeds_[i].generator, kOpenRunsPerBulkConnection,
-                                                      per_connection);
+    feeds_[i].runs = std::make_unique<RunInterleaver>(*feeds_[i].generator,
+                                                      kOpenRunsPerBulkConnection, per_connection);
   }
 }
 
@@ -53,7 +56,8 @@ bool BulkIngest::Next(size_t conn, HttpCall* call) {
     if (!view) break;
     call->body += view->event->line;
     call->body.push_back('\n');
-    if (view->event->seq == 1) feed.created_in_flight.push_back({view->run->id_text, view->run->datastore});
+    if (view->event->seq == 1)
+      feed.created_in_flight.push_back({view->run->id_text, view->run->datastore});
   }
   if (lines == 0) return false;
   call->method = http::verb::post;
@@ -82,9 +86,14 @@ bool ReadMix::Next(size_t, HttpCall* call) {
     call->target = "/v1/runs/" + run.id;
   } else if (roll <= 70) {
     call->kind = 1;
-    static const char* const kFilters[] = {
-        "",  "&status=running", "&status=failure", "&operation=scan,profile", "&warning=true",
-        "&status=failure&operation=scan", "&datastore=", "&datastore=&status=success"};
+    static const char* const kFilters[] = {"",
+                                           "&status=running",
+                                           "&status=failure",
+                                           "&operation=scan,profile",
+                                           "&warning=true",
+                                           "&status=failure&operation=scan",
+                                           "&datastore=",
+                                           "&datastore=&status=success"};
     std::string filter = kFilters[generator_.Next() % std::size(kFilters)];
     if (const size_t at = filter.find("datastore="); at != std::string::npos) {
       filter.insert(at + 10, run.datastore);

@@ -32,7 +32,8 @@ using RunRegistry = std::vector<KnownRun>;
 class SingleAppends : public CallSource {
  public:
   // `registry` may be null. With `any_2xx` (the hello server) any 2xx answers.
-  SingleAppends(size_t connections, std::uint64_t seed, RunRegistry* registry, bool any_2xx = false);
+  SingleAppends(size_t connections, std::uint64_t seed, RunRegistry* registry,
+                bool any_2xx = false);
   bool Next(size_t conn, HttpCall* call) override;
   void Succeeded(size_t conn, const HttpCall& call) override;
 
@@ -69,8 +70,11 @@ class BulkIngest : public CallSource {
 
 class ReadMix : public CallSource {
  public:
-  static std::vector<std::string> Kinds() { return {"get_run", "activity", "run_events", "run_logs"}; }
-  ReadMix(const RunRegistry& registry, std::uint64_t seed) : registry_(registry), generator_(seed) {}
+  static std::vector<std::string> Kinds() {
+    return {"get_run", "activity", "run_events", "run_logs"};
+  }
+  ReadMix(const RunRegistry& registry, std::uint64_t seed)
+      : registry_(registry), generator_(seed) {}
   bool Next(size_t conn, HttpCall* call) override;
 
  private:

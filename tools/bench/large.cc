@@ -29,14 +29,16 @@ Figure Offline(const std::string& command, const std::string& data_dir, const st
   f.title = title;
   auto run = RunChild({SelfPath(), command, "--data", data_dir});
   if (!run || run->exit_code != 0) {
-    f.note = run ? "exit " + std::to_string(run->exit_code) + ": " + run->output.substr(0, 300) : run.error().message();
+    f.note = run ? "exit " + std::to_string(run->exit_code) + ": " + run->output.substr(0, 300)
+                 : run.error().message();
     f.errors = 1;
     return f;
   }
   std::smatch events, rate;
   const std::regex events_re(R"((\d+) events)");
   const std::regex rate_re(R"(\(([0-9.]+) events/s\))");
-  if (!std::regex_search(run->output, events, events_re) || !std::regex_search(run->output, rate, rate_re)) {
+  if (!std::regex_search(run->output, events, events_re) ||
+      !std::regex_search(run->output, rate, rate_re)) {
     f.note = "unexpected output: " + run->output.substr(0, 300);
     f.errors = 1;
     return f;
@@ -47,7 +49,8 @@ Figure Offline(const std::string& command, const std::string& data_dir, const st
   f.server_cpu_cores = run->wall_seconds > 0 ? run->cpu_seconds / run->wall_seconds : kNotMeasured;
   f.peak_rss_mib = run->peak_rss_mib;
   char note[160];
-  std::snprintf(note, sizeof note, "the command's own timing; %.1f s wall with opening the store and exit",
+  std::snprintf(note, sizeof note,
+                "the command's own timing; %.1f s wall with opening the store and exit",
                 run->wall_seconds);
   f.note = note;
   return f;
@@ -62,8 +65,8 @@ void Append(std::vector<Figure>* all, std::vector<Figure> more) {
 int RunLarge(const BenchOptions& o, const std::string& dir) {
   Machine machine = DescribeMachine();
   const std::string data_dir = dir + "/large-data";
-  Progress("%d cores, load %s; filling %llu runs into %s", machine.cores, machine.load_before.c_str(),
-           static_cast<unsigned long long>(o.runs), data_dir.c_str());
+  Progress("%d cores, load %s; filling %llu runs into %s", machine.cores,
+           machine.load_before.c_str(), static_cast<unsigned long long>(o.runs), data_dir.c_str());
   auto started = ServerProcess::Start(SelfPath(), data_dir, dir + "/large-serve.log", o.io_threads,
                                       std::chrono::seconds(300));
   if (!started) {
@@ -81,9 +84,12 @@ int RunLarge(const BenchOptions& o, const std::string& dir) {
     load.connections = o.bulk_connections;
     load.warmup_seconds = 0;
     load.seconds = 0;  // until every run is sent
-    Append(&figures, MeasureHttp(target, load, fill, {"large_fill", "fill: bulk NDJSON ingest (growing ledger)", "events", ""}));
+    Append(&figures,
+           MeasureHttp(target, load, fill,
+                       {"large_fill", "fill: bulk NDJSON ingest (growing ledger)", "events", ""}));
   }
-  Progress("filled: %zu runs; read mix at full throughput, %zu connections", registry.size(), o.connections);
+  Progress("filled: %zu runs; read mix at full throughput, %zu connections", registry.size(),
+           o.connections);
   LoadOptions load;
   load.connections = o.connections;
   load.seconds = o.seconds;
@@ -91,7 +97,9 @@ int RunLarge(const BenchOptions& o, const std::string& dir) {
   load.kinds = ReadMix::Kinds();
   {
     ReadMix reads(registry, o.seed + 4);
-    Append(&figures, MeasureHttp(target, load, reads, {"large_reads_max", "read mix, closed loop (max)", "requests", ""}));
+    Append(&figures,
+           MeasureHttp(target, load, reads,
+                       {"large_reads_max", "read mix, closed loop (max)", "requests", ""}));
   }
   const Figure* max = Find(figures, "large_reads_max");
   const double half = max && max->measured() ? max->request_rate() / 2 : 0;
@@ -100,9 +108,11 @@ int RunLarge(const BenchOptions& o, const std::string& dir) {
     load.rate_per_second = half;
     ReadMix reads(registry, o.seed + 5);
     Append(&figures,
-           MeasureHttp(target, load, reads, {"large_reads_half", "read mix at half max, open loop", "requests", ""}));
+           MeasureHttp(target, load, reads,
+                       {"large_reads_half", "read mix at half max, open loop", "requests", ""}));
   }
-  if (Status s = server->Stop(); !s.ok()) std::fprintf(stderr, "runledger bench: %s\n", s.message().c_str());
+  if (Status s = server->Stop(); !s.ok())
+    std::fprintf(stderr, "runledger bench: %s\n", s.message().c_str());
 
   Progress("runledger verify --data %s", data_dir.c_str());
   figures.push_back(Offline("verify", data_dir, "runledger verify (every leaf and the root)"));
@@ -115,15 +125,15 @@ int RunLarge(const BenchOptions& o, const std::string& dir) {
     return p99 ? f->p99_ms : f->rate();
   };
   const std::vector<Comparison> comparisons = {
-      {"large_get_run_p99", "GET run p99 at half max throughput", value("large_reads_half_get_run", true), 2.0, "ms",
-       true},
+      {"large_get_run_p99", "GET run p99 at half max throughput",
+       value("large_reads_half_get_run", true), 2.0, "ms", true},
       {"large_activity_p99", "filtered Activity page p99 at half max throughput",
        value("large_reads_half_activity", true), 2.0, "ms", true},
       {"verify_rate", "verify events/s", value("verify", false), 500000, "events/s"},
       {"rebuild_rate", "rebuild events/s", value("rebuild", false), 150000, "events/s"},
   };
-  const std::string extra = ",\"runs\":" + std::to_string(o.runs) + ",\"runs_acknowledged\":" +
-                            std::to_string(registry.size());
+  const std::string extra = ",\"runs\":" + std::to_string(o.runs) +
+                            ",\"runs_acknowledged\":" + std::to_string(registry.size());
   return Finish(o, machine, ConfigJson(o, extra), figures, comparisons);
 }
 

@@ -30,8 +30,9 @@ std::vector<Figure> MeasureHttp(const ServerUnderTest& server, LoadOptions load,
     if (server.pid > 0 && server.tid == 0) ResetPeakRss(server.pid);
     if (cpu) cpu->Start();
     if (!spec.perf_path.empty() && server.pid > 0 && load.seconds > 0) {
-      perf = SpawnBackground({"perf", "record", "-F", "199", "--call-graph", "dwarf,16384", "-p", std::to_string(server.pid), "-o",
-                              spec.perf_path, "--", "sleep", std::to_string(static_cast<int>(load.seconds))},
+      perf = SpawnBackground({"perf", "record", "-F", "199", "--call-graph", "dwarf,16384", "-p",
+                              std::to_string(server.pid), "-o", spec.perf_path, "--", "sleep",
+                              std::to_string(static_cast<int>(load.seconds))},
                              spec.perf_path + ".log");
     }
   };
@@ -49,7 +50,8 @@ std::vector<Figure> MeasureHttp(const ServerUnderTest& server, LoadOptions load,
   total.unit = spec.unit;
   total.seconds = result.seconds;
   total.server_cpu_cores = cores;
-  total.client_cpu_cores = result.seconds > 0 ? result.client_cpu_seconds / result.seconds : kNotMeasured;
+  total.client_cpu_cores =
+      result.seconds > 0 ? result.client_cpu_seconds / result.seconds : kNotMeasured;
   total.peak_rss_mib = rss > 0 ? rss : kNotMeasured;
   Latencies all;
   for (KindResult& kind : result.kinds) {
@@ -62,7 +64,9 @@ std::vector<Figure> MeasureHttp(const ServerUnderTest& server, LoadOptions load,
   if (!result.first_error.empty()) {
     total.note = std::to_string(result.errors) + " errors; first: " + result.first_error;
   }
-  if (result.saturated) total.note += (total.note.empty() ? "" : "; ") + std::string("open loop fell behind (saturated)");
+  if (result.saturated)
+    total.note +=
+        (total.note.empty() ? "" : "; ") + std::string("open loop fell behind (saturated)");
   figures.push_back(total);
   if (result.kinds.size() > 1) {
     for (KindResult& kind : result.kinds) {

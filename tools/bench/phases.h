@@ -24,7 +24,7 @@ struct ServerUnderTest {
 };
 
 struct PhaseSpec {
-  std::string key;     // figure key; per-kind figures get "_<kind>"
+  std::string key;  // figure key; per-kind figures get "_<kind>"
   std::string title;
   std::string unit = "events";
   std::string perf_path;  // non-empty: `perf record --call-graph dwarf` the server into this file

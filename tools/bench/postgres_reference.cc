@@ -75,8 +75,10 @@ class PgLoad {
       return figure;
     }
     const auto now = Clock::now();
-    begin_ = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.warmup_seconds));
-    end_ = begin_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.seconds));
+    begin_ = now + std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double>(o_.warmup_seconds));
+    end_ = begin_ +
+           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.seconds));
     for (auto& c : conns_) Send(*c);
     Tick();
     io_.run();
@@ -113,7 +115,8 @@ class PgLoad {
       error = std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(admin);
     } else {
       PGresult* r = PQexec(admin, kSchema);
-      if (PQresultStatus(r) != PGRES_COMMAND_OK) error = std::string("schema: ") + PQerrorMessage(admin);
+      if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        error = std::string("schema: ") + PQerrorMessage(admin);
       PQclear(r);
     }
     PQfinish(admin);
@@ -128,7 +131,8 @@ class PgLoad {
         return error;
       }
       PGresult* r = PQprepare(c->pg, "append", kAppend, 3, nullptr);
-      if (PQresultStatus(r) != PGRES_COMMAND_OK) error = std::string("prepare: ") + PQerrorMessage(c->pg);
+      if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        error = std::string("prepare: ") + PQerrorMessage(c->pg);
       PQclear(r);
       PQsetnonblocking(c->pg, 1);
       c->socket.emplace(io_, dup(PQsocket(c->pg)));
@@ -155,8 +159,8 @@ class PgLoad {
       c.sql = "BEGIN;";
       for (size_t i = 0; i < o_.batch_events; ++i) {
         const auto view = c.runs.Next();
-        c.sql += "EXECUTE append('" + view->run->id_text + "','" + std::string(view->event->status) + "'," +
-                 Literal(view->event->line) + ");";
+        c.sql += "EXECUTE append('" + view->run->id_text + "','" +
+                 std::string(view->event->status) + "'," + Literal(view->event->line) + ");";
       }
       c.sql += "COMMIT;";
       c.units = o_.batch_events;
@@ -170,32 +174,34 @@ class PgLoad {
     const int r = PQflush(c.pg);
     if (r < 0) return Fail(c, PQerrorMessage(c.pg));
     if (r == 1) {
-      c.socket->async_wait(asio::posix::stream_descriptor::wait_write, [this, &c](boost::system::error_code ec) {
-        if (ec) return Fail(c, ec.message());
-        Flush(c);
-      });
+      c.socket->async_wait(asio::posix::stream_descriptor::wait_write,
+                           [this, &c](boost::system::error_code ec) {
+                             if (ec) return Fail(c, ec.message());
+                             Flush(c);
+                           });
       return;
     }
     WaitRead(c);
   }
 
   void WaitRead(Conn& c) {
-    c.socket->async_wait(asio::posix::stream_descriptor::wait_read, [this, &c](boost::system::error_code ec) {
-      if (ec) return Fail(c, ec.message());
-      if (!PQconsumeInput(c.pg)) return Fail(c, PQerrorMessage(c.pg));
-      bool ok = true;
-      while (!PQisBusy(c.pg)) {
-        PGresult* r = PQgetResult(c.pg);
-        if (r == nullptr) return Done(c, ok);
-        const auto status = PQresultStatus(r);
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-          ok = false;
-          Error(PQresultErrorMessage(r));
-        }
-        PQclear(r);
-      }
-      WaitRead(c);
-    });
+    c.socket->async_wait(asio::posix::stream_descriptor::wait_read,
+                         [this, &c](boost::system::error_code ec) {
+                           if (ec) return Fail(c, ec.message());
+                           if (!PQconsumeInput(c.pg)) return Fail(c, PQerrorMessage(c.pg));
+                           bool ok = true;
+                           while (!PQisBusy(c.pg)) {
+                             PGresult* r = PQgetResult(c.pg);
+                             if (r == nullptr) return Done(c, ok);
+                             const auto status = PQresultStatus(r);
+                             if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+                               ok = false;
+                               Error(PQresultErrorMessage(r));
+                             }
+                             PQclear(r);
+                           }
+                           WaitRead(c);
+                         });
   }
 
   void Done(Conn& c, bool ok) {

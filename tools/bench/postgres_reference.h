@@ -23,8 +23,8 @@
 namespace runledger::tools::bench {
 
 struct PostgresReferenceOptions {
-  std::string conninfo;     // e.g. "host=127.0.0.1 port=5433 user=postgres dbname=postgres"
-  int postmaster_pid = 0;   // for CPU (the postmaster and its backends); 0: not measured
+  std::string conninfo;    // e.g. "host=127.0.0.1 port=5433 user=postgres dbname=postgres"
+  int postmaster_pid = 0;  // for CPU (the postmaster and its backends); 0: not measured
   size_t connections = 64;
   size_t batch_events = 0;  // 0: one event per transaction
   double warmup_seconds = 1;

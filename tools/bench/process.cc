@@ -55,8 +55,9 @@ bool WaitFor(pid_t pid, std::chrono::seconds timeout, int* status) {
 }  // namespace
 
 double ProcessCpuSeconds(pid_t pid, pid_t tid) {
-  const std::string path = tid ? "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat"
-                               : "/proc/" + std::to_string(pid) + "/stat";
+  const std::string path =
+      tid ? "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stat"
+          : "/proc/" + std::to_string(pid) + "/stat";
   const auto f = StatFields(path);
   if (f.size() < 15) return -1;
   return Ticks(f, 14) + Ticks(f, 15);
@@ -105,16 +106,20 @@ void CpuMeter::Start() {
 
 double CpuMeter::Stop() {
   const double cpu = Sample();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_).count();
   if (cpu < 0 || cpu_ < 0 || wall <= 0) return std::nan("");
   return (cpu - cpu_) / wall;
 }
 
-Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& binary, const std::string& data_dir,
-                                                           const std::string& log_path, int io_threads,
-                                                           std::chrono::seconds ready_timeout) {
-  const std::vector<std::string> argv = {binary, "serve", "--data", data_dir, "--listen", "127.0.0.1:0",
-                                         "--io-threads", std::to_string(io_threads)};
+Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& binary,
+                                                            const std::string& data_dir,
+                                                            const std::string& log_path,
+                                                            int io_threads,
+                                                            std::chrono::seconds ready_timeout) {
+  const std::vector<std::string> argv = {
+      binary,     "serve",       "--data",       data_dir,
+      "--listen", "127.0.0.1:0", "--io-threads", std::to_string(io_threads)};
   const pid_t pid = SpawnBackground(argv, log_path);
   if (pid < 0) return Status::IOError("cannot start " + binary);
   // `serve` logs "listening on 127.0.0.1:<port>" once it accepts connections.
@@ -126,13 +131,15 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& b
       if (const size_t at = line.find(marker); at != std::string::npos) {
         const int port = std::atoi(line.c_str() + at + marker.size());
         if (port > 0) {
-          return std::unique_ptr<ServerProcess>(new ServerProcess(pid, static_cast<std::uint16_t>(port), log_path));
+          return std::unique_ptr<ServerProcess>(
+              new ServerProcess(pid, static_cast<std::uint16_t>(port), log_path));
         }
       }
     }
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      return Status::IOError("runledger serve exited (status " + std::to_string(status) + "); see " + log_path);
+      return Status::IOError("runledger serve exited (status " + std::to_string(status) +
+                             "); see " + log_path);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -157,7 +164,8 @@ Status ServerProcess::Stop(std::chrono::seconds timeout) {
   }
   pid_ = -1;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Status::IOError("runledger serve exited with status " + std::to_string(status) + "; see " + log_path_);
+    return Status::IOError("runledger serve exited with status " + std::to_string(status) +
+                           "; see " + log_path_);
   }
   return Status::Ok();
 }
@@ -206,7 +214,8 @@ Result<ChildRun> RunChild(const std::vector<std::string>& argv) {
   }
   ChildRun run;
   char buffer[4096];
-  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) run.output.append(buffer, static_cast<size_t>(n));
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;)
+    run.output.append(buffer, static_cast<size_t>(n));
   close(pipe_fds[0]);
   int status = 0;
   rusage usage{};

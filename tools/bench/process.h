@@ -47,7 +47,8 @@ class CpuMeter {
 // stderr (the access log) in `log_path`.
 class ServerProcess {
  public:
-  static Result<std::unique_ptr<ServerProcess>> Start(const std::string& binary, const std::string& data_dir,
+  static Result<std::unique_ptr<ServerProcess>> Start(const std::string& binary,
+                                                      const std::string& data_dir,
                                                       const std::string& log_path, int io_threads,
                                                       std::chrono::seconds ready_timeout);
   ~ServerProcess();  // Stop() if still running

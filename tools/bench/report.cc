@@ -76,15 +76,16 @@ double RateRatio(const Figure& a, const Figure& b) {
 }
 
 void PrintFigures(const std::vector<Figure>& figures, std::FILE* out) {
-  std::fprintf(out, "%-46s %11s %9s %8s %8s %8s %7s %7s %8s %6s\n", "figure", "events/s", "req/s", "p50 ms",
-               "p99 ms", "p99.9 ms", "srv CPU", "cli CPU", "RSS MiB", "errors");
+  std::fprintf(out, "%-46s %11s %9s %8s %8s %8s %7s %7s %8s %6s\n", "figure", "events/s", "req/s",
+               "p50 ms", "p99 ms", "p99.9 ms", "srv CPU", "cli CPU", "RSS MiB", "errors");
   for (const Figure& f : figures) {
     std::fprintf(out, "%-46s %11s %9s %8s %8s %8s %7s %7s %8s %6llu\n", f.title.c_str(),
                  f.measured() ? Cell(f.rate(), "%.0f").c_str() : "-",
-                 f.measured() && f.requests > 0 ? Cell(f.request_rate(), "%.0f").c_str() : "-", Cell(f.p50_ms, "%.2f").c_str(),
-                 Cell(f.p99_ms, "%.2f").c_str(), Cell(f.p999_ms, "%.2f").c_str(),
-                 Cell(f.server_cpu_cores, "%.2f").c_str(), Cell(f.client_cpu_cores, "%.2f").c_str(),
-                 Cell(f.peak_rss_mib, "%.0f").c_str(), static_cast<unsigned long long>(f.errors));
+                 f.measured() && f.requests > 0 ? Cell(f.request_rate(), "%.0f").c_str() : "-",
+                 Cell(f.p50_ms, "%.2f").c_str(), Cell(f.p99_ms, "%.2f").c_str(),
+                 Cell(f.p999_ms, "%.2f").c_str(), Cell(f.server_cpu_cores, "%.2f").c_str(),
+                 Cell(f.client_cpu_cores, "%.2f").c_str(), Cell(f.peak_rss_mib, "%.0f").c_str(),
+                 static_cast<unsigned long long>(f.errors));
     if (!f.note.empty()) std::fprintf(out, "    note: %s\n", f.note.c_str());
   }
 }
@@ -94,44 +95,56 @@ void PrintComparisons(const std::vector<Comparison>& comparisons, std::FILE* out
   for (const Comparison& c : comparisons) {
     const char* format = c.unit == "x" ? "%.2f" : c.unit == "ms" ? "%.2f" : "%.0f";
     std::string value = Cell(c.value, format);
-    std::string goal = Known(c.goal) ? std::string(c.at_most ? "<= " : ">= ") + Cell(c.goal, format) : "";
+    std::string goal =
+        Known(c.goal) ? std::string(c.at_most ? "<= " : ">= ") + Cell(c.goal, format) : "";
     if (Known(c.value)) value += c.unit == "x" ? "x" : " " + c.unit;
     if (Known(c.goal)) goal += c.unit == "x" ? "x" : "";
-    const char* verdict = !Known(c.goal) ? "" : !Known(c.value) ? "not measured" : c.met() ? "met" : "NOT MET";
-    std::fprintf(out, "%-62s %10s %10s  %s\n", c.title.c_str(), value.c_str(), goal.c_str(), verdict);
+    const char* verdict = !Known(c.goal)    ? ""
+                          : !Known(c.value) ? "not measured"
+                          : c.met()         ? "met"
+                                            : "NOT MET";
+    std::fprintf(out, "%-62s %10s %10s  %s\n", c.title.c_str(), value.c_str(), goal.c_str(),
+                 verdict);
   }
 }
 
-std::string ReportJson(const Machine& machine, const std::string& config, const std::vector<Figure>& figures,
+std::string ReportJson(const Machine& machine, const std::string& config,
+                       const std::vector<Figure>& figures,
                        const std::vector<Comparison>& comparisons) {
   std::string j = "{\"machine\":{";
   j += "\"cores\":" + std::to_string(machine.cores) + ",\"cpu\":" + JsonString(machine.cpu) +
-       ",\"kernel\":" + JsonString(machine.kernel) + ",\"load_before\":" + JsonString(machine.load_before) +
-       ",\"load_after\":" + JsonString(machine.load_after) + ",\"started_at\":" + JsonString(machine.started_at) +
-       "},\"config\":" + config + ",\"figures\":{";
+       ",\"kernel\":" + JsonString(machine.kernel) +
+       ",\"load_before\":" + JsonString(machine.load_before) +
+       ",\"load_after\":" + JsonString(machine.load_after) +
+       ",\"started_at\":" + JsonString(machine.started_at) + "},\"config\":" + config +
+       ",\"figures\":{";
   bool first = true;
   for (const Figure& f : figures) {
     if (!first) j += ",";
     first = false;
-    j += JsonString(f.key) + ":{\"title\":" + JsonString(f.title) + ",\"unit\":" + JsonString(f.unit) +
-         ",\"seconds\":" + JsonNumber(f.seconds) + ",\"requests\":" + std::to_string(f.requests) +
-         ",\"units\":" + std::to_string(f.units) + ",\"errors\":" + std::to_string(f.errors) +
+    j += JsonString(f.key) + ":{\"title\":" + JsonString(f.title) +
+         ",\"unit\":" + JsonString(f.unit) + ",\"seconds\":" + JsonNumber(f.seconds) +
+         ",\"requests\":" + std::to_string(f.requests) + ",\"units\":" + std::to_string(f.units) +
+         ",\"errors\":" + std::to_string(f.errors) +
          ",\"per_second\":" + JsonNumber(f.measured() ? f.rate() : kNotMeasured) +
          ",\"requests_per_second\":" + JsonNumber(f.measured() ? f.request_rate() : kNotMeasured) +
          ",\"p50_ms\":" + JsonNumber(f.p50_ms) + ",\"p99_ms\":" + JsonNumber(f.p99_ms) +
-         ",\"p999_ms\":" + JsonNumber(f.p999_ms) + ",\"server_cpu_cores\":" + JsonNumber(f.server_cpu_cores) +
+         ",\"p999_ms\":" + JsonNumber(f.p999_ms) +
+         ",\"server_cpu_cores\":" + JsonNumber(f.server_cpu_cores) +
          ",\"client_cpu_cores\":" + JsonNumber(f.client_cpu_cores) +
-         ",\"peak_rss_mib\":" + JsonNumber(f.peak_rss_mib) + ",\"note\":" + JsonString(f.note) + "}";
+         ",\"peak_rss_mib\":" + JsonNumber(f.peak_rss_mib) + ",\"note\":" + JsonString(f.note) +
+         "}";
   }
   j += "},\"comparisons\":{";
   first = true;
   for (const Comparison& c : comparisons) {
     if (!first) j += ",";
     first = false;
-    j += JsonString(c.key) + ":{\"title\":" + JsonString(c.title) + ",\"value\":" + JsonNumber(c.value) +
-         ",\"goal\":" + JsonNumber(c.goal) + ",\"unit\":" + JsonString(c.unit) +
-         ",\"at_most\":" + (c.at_most ? "true" : "false") + ",\"met\":" +
-         (Known(c.goal) && Known(c.value) ? (c.met() ? "true" : "false") : "null") + "}";
+    j += JsonString(c.key) + ":{\"title\":" + JsonString(c.title) +
+         ",\"value\":" + JsonNumber(c.value) + ",\"goal\":" + JsonNumber(c.goal) +
+         ",\"unit\":" + JsonString(c.unit) + ",\"at_most\":" + (c.at_most ? "true" : "false") +
+         ",\"met\":" + (Known(c.goal) && Known(c.value) ? (c.met() ? "true" : "false") : "null") +
+         "}";
   }
   return j + "}}\n";
 }

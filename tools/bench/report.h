@@ -18,18 +18,20 @@ struct Comparison {
   std::string title;
   double value = kNotMeasured;
   double goal = kNotMeasured;
-  std::string unit;         // "x", "ms", "events/s"
-  bool at_most = false;     // the goal is an upper bound (latency)
-  bool met() const { return value == value && goal == goal && (at_most ? value <= goal : value >= goal); }
+  std::string unit;      // "x", "ms", "events/s"
+  bool at_most = false;  // the goal is an upper bound (latency)
+  bool met() const {
+    return value == value && goal == goal && (at_most ? value <= goal : value >= goal);
+  }
 };
 
 struct Machine {
   int cores = 0;
   std::string cpu;
   std::string kernel;
-  std::string load_before;   // /proc/loadavg at start
+  std::string load_before;  // /proc/loadavg at start
   std::string load_after;
-  std::string started_at;    // UTC
+  std::string started_at;  // UTC
 };
 Machine DescribeMachine();
 std::string LoadAverage();
@@ -42,7 +44,8 @@ void PrintComparisons(const std::vector<Comparison>& comparisons, std::FILE* out
 
 // {"machine":{...},"config":{...},"figures":{key:{...}},"comparisons":{key:{...}}}
 // `config` is a pre-serialized JSON object.
-std::string ReportJson(const Machine& machine, const std::string& config, const std::vector<Figure>& figures,
+std::string ReportJson(const Machine& machine, const std::string& config,
+                       const std::vector<Figure>& figures,
                        const std::vector<Comparison>& comparisons);
 
 }  // namespace runledger::tools::bench

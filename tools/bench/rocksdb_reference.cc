@@ -36,7 +36,8 @@ std::vector<PooledEvent> MakePool(std::uint64_t seed) {
     const auto view = runs.Next();
     PooledEvent e;
     e.key.assign(reinterpret_cast<const char*>(view->run->id.data()), view->run->id.size());
-    for (int shift = 24; shift >= 0; shift -= 8) e.key.push_back(static_cast<char>(view->event->seq >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      e.key.push_back(static_cast<char>(view->event->seq >> shift));
     e.value = view->event->line;
     pool.push_back(std::move(e));
   }
@@ -72,8 +73,10 @@ Figure MeasureRocksDb(const RocksReferenceOptions& o) {
   std::unique_ptr<rocksdb::DB> db(raw);
   const std::vector<PooledEvent> pool = MakePool(o.seed);
 
-  const auto begin = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup_seconds));
-  const auto end = begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto begin = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(o.warmup_seconds));
+  const auto end =
+      begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> errors{0};
   std::vector<Latencies> latencies(static_cast<size_t>(o.threads));
@@ -100,7 +103,8 @@ Figure MeasureRocksDb(const RocksReferenceOptions& o) {
         const rocksdb::Status s = db->Write(sync, &batch);
         const auto done = Clock::now();
         if (!s.ok()) {
-          if (errors.fetch_add(1) == 0) std::fprintf(stderr, "rocksdb write: %s\n", s.ToString().c_str());
+          if (errors.fetch_add(1) == 0)
+            std::fprintf(stderr, "rocksdb write: %s\n", s.ToString().c_str());
           continue;
         }
         if (started >= begin && done <= end) {

@@ -18,7 +18,7 @@
 namespace runledger::tools::bench {
 
 struct RocksReferenceOptions {
-  std::string dir;          // created; left for the caller to remove
+  std::string dir;  // created; left for the caller to remove
   int threads = 64;
   size_t batch_events = 0;  // 0: single Puts
   double warmup_seconds = 1;

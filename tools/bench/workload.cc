@@ -9,11 +9,13 @@
 namespace runledger::tools::bench {
 namespace {
 
-constexpr std::array kOperations = {"sync", "profile", "scan", "external_scan", "export", "materialize", "promote"};
+constexpr std::array kOperations = {"sync",   "profile",     "scan",   "external_scan",
+                                    "export", "materialize", "promote"};
 constexpr std::array kOperationWeights = {15, 20, 25, 10, 10, 10, 10};  // percent
 constexpr std::array kSchemas = {"public", "sales", "finance", "staging", "analytics"};
-constexpr std::array kTables = {"orders", "customers", "line_items", "payments", "shipments", "inventory",
-                                "web_events", "sessions", "invoices", "products", "accounts", "refunds"};
+constexpr std::array kTables = {"orders",    "customers", "line_items", "payments",
+                                "shipments", "inventory", "web_events", "sessions",
+                                "invoices",  "products",  "accounts",   "refunds"};
 constexpr std::array kErrors = {
     std::pair{"E_QUERY_TIMEOUT", "query timed out after 300 s while reading %s"},
     std::pair{"E_CONNECTION", "connection reset by peer while scanning %s"},
@@ -35,20 +37,24 @@ std::string ConfigFor(std::string_view op, WorkloadGenerator& g) {
   }
   if (op == "sync") return R"({"include_schemas":["public","sales"],"prune":false})";
   if (op == "external_scan") {
-    return R"({"source":"s3://dq-landing/exports/part-)" + Num(static_cast<std::uint64_t>(g.Uniform(1000, 9999))) +
-           R"(.parquet","checks":"all"})";
+    return R"({"source":"s3://dq-landing/exports/part-)" +
+           Num(static_cast<std::uint64_t>(g.Uniform(1000, 9999))) + R"(.parquet","checks":"all"})";
   }
-  if (op == "export") return R"({"asset":"anomalies","format":"parquet","target":"ds-enrichment-1"})";
-  if (op == "materialize") return R"({"computed_tables":["daily_revenue","churn_features"],"refresh":"full"})";
+  if (op == "export")
+    return R"({"asset":"anomalies","format":"parquet","target":"ds-enrichment-1"})";
+  if (op == "materialize")
+    return R"({"computed_tables":["daily_revenue","churn_features"],"refresh":"full"})";
   return R"({"source_datastore":"ds-)" + Num(static_cast<std::uint64_t>(g.Uniform(1000, 1199))) +
-         R"(","checks":)" + Num(static_cast<std::uint64_t>(g.Uniform(5, 120))) + R"(,"mode":"overwrite"})";
+         R"(","checks":)" + Num(static_cast<std::uint64_t>(g.Uniform(5, 120))) +
+         R"(,"mode":"overwrite"})";
 }
 
 struct Counters {
   std::uint64_t records = 0, anomalies = 0, checks = 0;
   std::string Json(std::uint64_t containers_done) const {
-    return R"({"records_scanned":)" + Num(records) + R"(,"anomalies_identified":)" + Num(anomalies) +
-           R"(,"checks_added":)" + Num(checks) + R"(,"containers_profiled":)" + Num(containers_done) + "}";
+    return R"({"records_scanned":)" + Num(records) + R"(,"anomalies_identified":)" +
+           Num(anomalies) + R"(,"checks_added":)" + Num(checks) + R"(,"containers_profiled":)" +
+           Num(containers_done) + "}";
   }
 };
 
@@ -61,13 +67,14 @@ class RunBuilder {
     e.type = std::move(type);
     e.seq = static_cast<std::uint32_t>(run_.events.size() + 1);
     e.status = status;
-    const std::string event_id = run_.id_text.substr(0, 8) + "-" + run_.id_text.substr(24) + "-" + Num(e.seq);
+    const std::string event_id =
+        run_.id_text.substr(0, 8) + "-" + run_.id_text.substr(24) + "-" + Num(e.seq);
     const std::string occurred = ledger::FormatTimestampMs(ledger::NowUnixMs());
     if (e.type == "created") {
       e.body = R"({"run_id":")" + run_.id_text + "\"," + data.substr(1);
     } else {
-      e.body = R"({"type":")" + e.type + R"(","id":")" + event_id + R"(","occurred_at":")" + occurred +
-               R"(","data":)" + data + "}";
+      e.body = R"({"type":")" + e.type + R"(","id":")" + event_id + R"(","occurred_at":")" +
+               occurred + R"(","data":)" + data + "}";
     }
     e.line = R"({"run_id":")" + run_.id_text + R"(","type":")" + e.type + R"(","id":")" + event_id +
              R"(","occurred_at":")" + occurred + R"(","data":)" + data + "}";
@@ -79,16 +86,17 @@ class RunBuilder {
     const char* level = roll <= 60 ? "info" : roll <= 90 ? "warning" : "error";
     const std::uint64_t records = static_cast<std::uint64_t>(g_.Uniform(1000, 2000000));
     char message[320];
-    std::snprintf(message, sizeof message,
-                  "Partition 2025-%02d-%02d of %s: %llu records checked, %d anomalies over threshold "
-                  "(freshness %d.%dh, completeness %d.%d%%)%s",
-                  g_.Uniform(1, 12), g_.Uniform(1, 28), container.c_str(),
-                  static_cast<unsigned long long>(records), g_.Uniform(0, 40), g_.Uniform(0, 72),
-                  g_.Uniform(0, 9), g_.Uniform(80, 99), g_.Uniform(0, 9),
-                  g_.Chance(40) ? "; slow query plan detected on the partition key, consider an index" : "");
-    return R"({"level":")" + std::string(level) + R"(","message":")" + message + R"(","container":")" +
-           container + R"(","fields":{"records":)" + Num(records) + R"(,"duration_ms":)" +
-           Num(static_cast<std::uint64_t>(g_.Uniform(20, 90000))) + "}}";
+    std::snprintf(
+        message, sizeof message,
+        "Partition 2025-%02d-%02d of %s: %llu records checked, %d anomalies over threshold "
+        "(freshness %d.%dh, completeness %d.%d%%)%s",
+        g_.Uniform(1, 12), g_.Uniform(1, 28), container.c_str(),
+        static_cast<unsigned long long>(records), g_.Uniform(0, 40), g_.Uniform(0, 72),
+        g_.Uniform(0, 9), g_.Uniform(80, 99), g_.Uniform(0, 9),
+        g_.Chance(40) ? "; slow query plan detected on the partition key, consider an index" : "");
+    return R"({"level":")" + std::string(level) + R"(","message":")" + message +
+           R"(","container":")" + container + R"(","fields":{"records":)" + Num(records) +
+           R"(,"duration_ms":)" + Num(static_cast<std::uint64_t>(g_.Uniform(20, 90000))) + "}}";
   }
 
  private:
@@ -125,29 +133,35 @@ RunScript WorkloadGenerator::NextRun() {
   std::vector<std::string> containers(static_cast<size_t>(Uniform(3, 9)));
   for (size_t i = 0; i < containers.size(); ++i) {
     do {  // a run lists each container once
-      containers[i] = std::string(kSchemas[Next() % kSchemas.size()]) + "." + kTables[Next() % kTables.size()] +
-                      "_" + Num(static_cast<std::uint64_t>(Uniform(1, 400)));
-    } while (std::find(containers.begin(), containers.begin() + static_cast<std::ptrdiff_t>(i), containers[i]) !=
-             containers.begin() + static_cast<std::ptrdiff_t>(i));
+      containers[i] = std::string(kSchemas[Next() % kSchemas.size()]) + "." +
+                      kTables[Next() % kTables.size()] + "_" +
+                      Num(static_cast<std::uint64_t>(Uniform(1, 400)));
+    } while (std::find(containers.begin(), containers.begin() + static_cast<std::ptrdiff_t>(i),
+                       containers[i]) != containers.begin() + static_cast<std::ptrdiff_t>(i));
   }
   const int outcome = Uniform(1, 100);
-  const std::string_view final_status = outcome <= 80 ? "success" : outcome <= 92 ? "failure" : "aborted";
+  const std::string_view final_status = outcome <= 80   ? "success"
+                                        : outcome <= 92 ? "failure"
+                                                        : "aborted";
 
   RunBuilder b(*this, run);
   std::string names;
   for (const auto& c : containers) names += (names.empty() ? "" : ",") + Quoted(c);
   const int trigger = Uniform(1, 3);
-  const std::string by = trigger == 1 ? R"({"kind":"schedule","id":"nightly-)" + run.datastore + "\"}"
-                         : trigger == 2 ? R"({"kind":"user","id":"analyst-)" + Num(Next() % 40) + "\"}"
-                                        : R"({"kind":"api","id":"airflow-dq-dag"})";
+  const std::string by =
+      trigger == 1   ? R"({"kind":"schedule","id":"nightly-)" + run.datastore + "\"}"
+      : trigger == 2 ? R"({"kind":"user","id":"analyst-)" + Num(Next() % 40) + "\"}"
+                     : R"({"kind":"api","id":"airflow-dq-dag"})";
   b.Add("created",
         R"({"operation":")" + run.operation + R"(","datastore":{"id":")" + run.datastore +
             R"(","name":"Warehouse )" + run.datastore.substr(3) + R"x( (Snowflake)"},"config":)x" +
-            ConfigFor(run.operation, *this) + R"(,"triggered_by":)" + by + R"(,"containers":[)" + names +
-            R"(],"unit":"tables"})",
+            ConfigFor(run.operation, *this) + R"(,"triggered_by":)" + by + R"(,"containers":[)" +
+            names + R"(],"unit":"tables"})",
         promote ? "running" : "queued");
-  b.Add("started", R"({"worker":"dq-worker-eu-west-1a-pool-)" + Num(Next() % 8) + "/pod-" +
-                       Num(Next() % 100000) + "\"}", "running");
+  b.Add("started",
+        R"({"worker":"dq-worker-eu-west-1a-pool-)" + Num(Next() % 8) + "/pod-" +
+            Num(Next() % 100000) + "\"}",
+        "running");
 
   // About ten progressed and five logged events, interleaved; a failed or
   // aborted run stops about halfway.
@@ -167,35 +181,38 @@ RunScript WorkloadGenerator::NextRun() {
       continue;
     }
     ++progress_done;
-    const std::uint64_t processed = total * static_cast<std::uint64_t>(progress_done) /
-                                    static_cast<std::uint64_t>(progressed);
+    const std::uint64_t processed =
+        total * static_cast<std::uint64_t>(progress_done) / static_cast<std::uint64_t>(progressed);
     std::string newly_done;
     for (; done_containers < processed; ++done_containers) {
-      newly_done += (newly_done.empty() ? "" : ",") + std::string(R"({"name":")") + containers[done_containers] +
-                    R"(","status":")" + (Chance(95) ? "done" : "failed") + "\"}";
+      newly_done += (newly_done.empty() ? "" : ",") + std::string(R"({"name":")") +
+                    containers[done_containers] + R"(","status":")" +
+                    (Chance(95) ? "done" : "failed") + "\"}";
     }
     counters.records += static_cast<std::uint64_t>(Uniform(1000, 5000000));
     counters.anomalies += static_cast<std::uint64_t>(Uniform(0, 12));
     counters.checks += static_cast<std::uint64_t>(Uniform(0, 30));
     b.Add("progressed",
           R"({"processed":)" + Num(processed) + R"(,"total":)" + Num(total) + R"(,"metrics":)" +
-              counters.Json(done_containers) + (newly_done.empty() ? "" : R"(,"containers":[)" + newly_done + "]") +
-              "}",
+              counters.Json(done_containers) +
+              (newly_done.empty() ? "" : R"(,"containers":[)" + newly_done + "]") + "}",
           "running");
   }
   if (final_status == "success") {
     b.Add("ended",
-          R"({"status":"success","metrics":)" + counters.Json(done_containers) + R"(,"result":{"anomalies":)" +
-              Num(counters.anomalies) + R"(,"checks_evaluated":)" + Num(counters.checks * 7) +
-              R"(,"bytes_scanned":)" + Num(counters.records * 212) + "}}",
+          R"({"status":"success","metrics":)" + counters.Json(done_containers) +
+              R"(,"result":{"anomalies":)" + Num(counters.anomalies) + R"(,"checks_evaluated":)" +
+              Num(counters.checks * 7) + R"(,"bytes_scanned":)" + Num(counters.records * 212) +
+              "}}",
           "success");
   } else if (final_status == "failure") {
     const auto& [code, format] = kErrors[Next() % kErrors.size()];
     char message[200];
-    std::snprintf(message, sizeof message, format, containers[done_containers % containers.size()].c_str());
+    std::snprintf(message, sizeof message, format,
+                  containers[done_containers % containers.size()].c_str());
     b.Add("ended",
-          R"({"status":"failure","error":{"message":")" + std::string(message) + R"(","code":")" + code +
-              R"("},"metrics":)" + counters.Json(done_containers) + "}",
+          R"({"status":"failure","error":{"message":")" + std::string(message) + R"(","code":")" +
+              code + R"("},"metrics":)" + counters.Json(done_containers) + "}",
           "failure");
   } else {
     b.Add("ended",
@@ -206,7 +223,8 @@ RunScript WorkloadGenerator::NextRun() {
   return run;
 }
 
-RunInterleaver::RunInterleaver(WorkloadGenerator& generator, size_t open_runs, std::uint64_t max_runs)
+RunInterleaver::RunInterleaver(WorkloadGenerator& generator, size_t open_runs,
+                               std::uint64_t max_runs)
     : generator_(generator), max_runs_(max_runs), slots_(std::max<size_t>(open_runs, 1)) {}
 
 std::optional<RunInterleaver::View> RunInterleaver::Next() {

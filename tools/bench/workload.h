@@ -24,8 +24,8 @@
 namespace runledger::tools::bench {
 
 struct BenchEvent {
-  std::string type;        // created, started, progressed, logged, ended
-  std::uint32_t seq = 0;   // 1-based place in its run
+  std::string type;       // created, started, progressed, logged, ended
+  std::uint32_t seq = 0;  // 1-based place in its run
   // POST /v1/runs (created: the payload plus run_id) or POST /v1/runs/{id}/events.
   std::string body;
   // One line of POST /v1/events (run_id, id, type, occurred_at, data); no newline.
@@ -36,7 +36,7 @@ struct BenchEvent {
 struct RunScript {
   ledger::Uuid id{};
   std::string id_text;
-  std::string datastore;   // "ds-0042"
+  std::string datastore;  // "ds-0042"
   std::string operation;
   std::vector<BenchEvent> events;
 };
@@ -49,8 +49,8 @@ class WorkloadGenerator {
   explicit WorkloadGenerator(std::uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 1) {}
   RunScript NextRun();
 
-  std::uint64_t Next();                 // splitmix64
-  int Uniform(int low, int high);       // inclusive
+  std::uint64_t Next();            // splitmix64
+  int Uniform(int low, int high);  // inclusive
   bool Chance(int percent) { return Uniform(1, 100) <= percent; }
 
  private:
