@@ -603,9 +603,13 @@ TEST_F(BadInputTest, EveryHostileRequestIsAClientErrorAndChangesNothing) {
   for (const BadRequest& bad : cases) {
     SCOPED_TRACE(bad.name);
     HttpClient raw(server_->port());
-    ASSERT_TRUE(raw.WriteRaw(bad.raw)) << raw.last_error();
+    // The server may answer (413, 431) and close before an oversize request
+    // is fully written: a failed write still has its answer to read.
+    const bool written = raw.WriteRaw(bad.raw);
+    const std::string write_error = raw.last_error();
     const std::optional<Response> response = raw.Read(std::chrono::seconds(10));
-    ASSERT_TRUE(response.has_value()) << "no answer: " << raw.last_error();
+    ASSERT_TRUE(response.has_value()) << "no answer: " << raw.last_error()
+                                      << (written ? "" : "; writing failed: " + write_error);
     if (bad.status == 0) {
       EXPECT_TRUE(IsClientProblem(*response));
     } else if (bad.code.empty()) {
