@@ -42,7 +42,7 @@ class Process {
  public:
   explicit Process(std::vector<std::string> args) {
     int fds[2];
-    if (pipe(fds) != 0) std::abort();
+    if (pipe2(fds, O_CLOEXEC) != 0) std::abort();  // dup2 clears it in the child
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
@@ -70,7 +70,7 @@ class Process {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
-    reader_.join();
+    if (reader_.joinable()) reader_.join();
   }
 
   bool started() const { return pid_ > 0; }
@@ -95,6 +95,8 @@ class Process {
   std::optional<int> WaitForExit(
       std::chrono::milliseconds timeout = runledger::testing::kDeadline) {
     WaitFor([&] { return Exited(); }, timeout);
+    // All it wrote is read once the pipe reports its end.
+    if (exit_code_ && reader_.joinable()) reader_.join();
     return exit_code_;
   }
 
