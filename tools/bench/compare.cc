@@ -18,6 +18,9 @@
 namespace runledger::tools::bench {
 namespace {
 
+// Runs the read mix learns from a server it did not fill (--url).
+constexpr size_t kDiscoveredRunsMax = 20000;
+
 // "http://127.0.0.1:8080" -> host and port; false when it is not that shape.
 bool ParseUrl(const std::string& url, ServerUnderTest* out) {
   std::string rest = url.rfind("http://", 0) == 0 ? url.substr(7) : url;
@@ -165,6 +168,17 @@ int RunCompare(const BenchOptions& o, const std::string& dir) {
     Append(&figures,
            MeasureHttp(target, load, source,
                        {"runledger_bulk", "runledger bulk NDJSON ingest (HTTP)", "events", ""}));
+  }
+  if (http && PhaseWanted(o, "reads") && registry.empty()) {
+    Progress("learning the runs of %s", o.url.c_str());
+    RunDiscovery discovery(&registry, kDiscoveredRunsMax);
+    LoadOptions one = load;
+    one.host = target.host;
+    one.port = target.port;
+    one.connections = 1;
+    one.seconds = 0;  // until the listing ends
+    one.warmup_seconds = 0;
+    RunLoad(one, discovery);
   }
   if (http && PhaseWanted(o, "reads")) {
     Progress("runledger read mix over %zu runs: %zu connections", registry.size(), o.connections);

@@ -58,11 +58,11 @@ class LoadRun {
   }
 
   LoadResult Run() {
-    const tcp::endpoint endpoint(asio::ip::make_address(options_.host), options_.port);
+    endpoint_ = tcp::endpoint(asio::ip::make_address(options_.host), options_.port);
     for (size_t i = 0; i < options_.connections; ++i) {
       auto conn = std::make_unique<Connection>(io_, i);
       beast::error_code ec;
-      conn->stream.socket().connect(endpoint, ec);
+      conn->stream.socket().connect(endpoint_, ec);
       if (ec) {
         Error("connect: " + ec.message());
         break;
@@ -108,6 +108,8 @@ class LoadRun {
     std::optional<http::response_parser<http::string_body>> parser;
     HttpCall call;
     Clock::time_point due;
+    std::uint64_t answered = 0;  // on the current socket
+    bool retried = false;
     bool busy = false;
     bool dead = false;
   };
@@ -126,7 +128,12 @@ class LoadRun {
     }
     c.due = due;
     c.busy = true;
+    c.retried = false;
     ++in_flight_;
+    Transmit(c);
+  }
+
+  void Transmit(Connection& c) {
     c.request = {};
     c.request.version(11);
     c.request.method(c.call.method);
@@ -143,8 +150,31 @@ class LoadRun {
                       [this, &c](beast::error_code ec, size_t) { OnWrite(c, ec); });
   }
 
+  // Opens a fresh socket for `c`; false when the server refuses.
+  bool Reconnect(Connection& c) {
+    beast::error_code ec;
+    c.stream.socket().close(ec);
+    c.buffer.clear();
+    c.answered = 0;
+    c.stream.socket().connect(endpoint_, ec);
+    if (!ec) c.stream.socket().set_option(tcp::no_delay(true), ec);
+    return !ec;
+  }
+
+  // A keep-alive connection the server closed while idle (its header or
+  // idle timeout) fails the next request: like any HTTP client, retry a
+  // GET once on a fresh connection. Anything else is an error.
+  void Failed(Connection& c, std::string what) {
+    if (!stopping_ && c.busy && !c.retried && c.answered > 0 && c.call.method == http::verb::get &&
+        Reconnect(c)) {
+      c.retried = true;
+      return Transmit(c);
+    }
+    Broken(c, std::move(what));
+  }
+
   void OnWrite(Connection& c, beast::error_code ec) {
-    if (ec) return Broken(c, "write: " + ec.message());
+    if (ec) return Failed(c, "write: " + ec.message());
     c.parser.emplace();
     c.parser->body_limit(kResponseBodyLimitBytes);
     http::async_read(c.stream, c.buffer, *c.parser,
@@ -152,7 +182,8 @@ class LoadRun {
   }
 
   void OnRead(Connection& c, beast::error_code ec) {
-    if (ec) return Broken(c, "read: " + ec.message());
+    if (ec) return Failed(c, "read: " + ec.message());
+    ++c.answered;
     const auto done = Clock::now();
     const auto& response = c.parser->get();
     const unsigned status = response.result_int();
@@ -163,7 +194,7 @@ class LoadRun {
     KindResult& kind = result_.kinds[c.call.kind];
     const bool counts = window_started_ && c.due >= window_begin_ && done <= window_end_;
     if (ok) {
-      source_.Succeeded(c.index, c.call);
+      source_.Succeeded(c.index, c.call, response.body());
       if (counts) {
         ++kind.requests;
         kind.units += c.call.units;
@@ -178,7 +209,7 @@ class LoadRun {
     c.parser.reset();
     c.busy = false;
     --in_flight_;
-    if (!keep) return Broken(c, "the server closed the connection", false);
+    if (!keep && !Reconnect(c)) return Broken(c, "the server closed the connection", false);
     Next(c, done);
   }
 
@@ -287,6 +318,7 @@ class LoadRun {
   asio::io_context io_;
   asio::steady_timer timer_;
   std::string host_header_;
+  tcp::endpoint endpoint_;
   std::vector<std::unique_ptr<Connection>> conns_;
   LoadResult result_;
   Clock::time_point window_begin_, window_end_, stop_time_, last_success_;

@@ -45,8 +45,8 @@ class CallSource {
   virtual ~CallSource() = default;
   // Fills the next request of connection `conn`; false: it has nothing more.
   virtual bool Next(size_t conn, HttpCall* call) = 0;
-  // The connection's last call was answered as expected.
-  virtual void Succeeded(size_t /*conn*/, const HttpCall& /*call*/) {}
+  // The connection's last call was answered as expected, with `body`.
+  virtual void Succeeded(size_t /*conn*/, const HttpCall& /*call*/, std::string_view /*body*/) {}
 };
 
 struct LoadOptions {

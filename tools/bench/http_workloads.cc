@@ -28,7 +28,7 @@ bool SingleAppends::Next(size_t conn, HttpCall* call) {
   return true;
 }
 
-void SingleAppends::Succeeded(size_t conn, const HttpCall& call) {
+void SingleAppends::Succeeded(size_t conn, const HttpCall& call, std::string_view) {
   const Worker& w = workers_[conn];
   if (registry_ && call.target == "/v1/runs")
     registry_->push_back({w.run->id_text, w.run->datastore});
@@ -69,10 +69,47 @@ bool BulkIngest::Next(size_t conn, HttpCall* call) {
   return true;
 }
 
-void BulkIngest::Succeeded(size_t conn, const HttpCall&) {
+void BulkIngest::Succeeded(size_t conn, const HttpCall&, std::string_view) {
   if (!registry_) return;
   for (auto& run : feeds_[conn].created_in_flight) registry_->push_back(std::move(run));
   feeds_[conn].created_in_flight.clear();
+}
+
+bool RunDiscovery::Next(size_t, HttpCall* call) {
+  if (done_ || registry_->size() >= max_runs_) return false;
+  call->method = http::verb::get;
+  call->target = "/v1/runs?limit=1000" + (cursor_.empty() ? "" : "&cursor=" + cursor_);
+  return true;
+}
+
+void RunDiscovery::Succeeded(size_t, const HttpCall&, std::string_view body) {
+  // Each item starts [{"id":"<uuid>" or ,{"id":"<uuid>" (nested objects
+  // follow a colon) and names "datastore":{"id":"<id>".
+  auto string_after = [&body](std::string_view marker, size_t from, size_t* end) -> std::string {
+    const size_t at = body.find(marker, from);
+    if (at == std::string_view::npos) return "";
+    const size_t start = at + marker.size();
+    *end = body.find('"', start);
+    return *end == std::string_view::npos ? "" : std::string(body.substr(start, *end - start));
+  };
+  size_t at = 0;
+  for (;;) {
+    size_t id_end = 0, ds_end = 0;
+    std::string id = string_after("{\"id\":\"", at, &id_end);
+    if (id.empty()) break;
+    const size_t brace = id_end - id.size() - 7;
+    if (id.size() != 36 || brace == 0 || (body[brace - 1] != '[' && body[brace - 1] != ',')) {
+      at = id_end;
+      continue;
+    }
+    std::string datastore = string_after("\"datastore\":{\"id\":\"", id_end, &ds_end);
+    if (datastore.empty()) break;
+    registry_->push_back({std::move(id), std::move(datastore)});
+    at = ds_end;
+  }
+  size_t end = 0;
+  cursor_ = string_after("\"next_cursor\":\"", 0, &end);
+  done_ = cursor_.empty();
 }
 
 bool ReadMix::Next(size_t, HttpCall* call) {

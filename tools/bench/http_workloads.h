@@ -35,7 +35,7 @@ class SingleAppends : public CallSource {
   SingleAppends(size_t connections, std::uint64_t seed, RunRegistry* registry,
                 bool any_2xx = false);
   bool Next(size_t conn, HttpCall* call) override;
-  void Succeeded(size_t conn, const HttpCall& call) override;
+  void Succeeded(size_t conn, const HttpCall& call, std::string_view body) override;
 
  private:
   struct Worker {
@@ -55,7 +55,7 @@ class BulkIngest : public CallSource {
   BulkIngest(size_t connections, size_t lines, std::uint64_t seed, RunRegistry* registry,
              std::uint64_t max_runs = 0);
   bool Next(size_t conn, HttpCall* call) override;
-  void Succeeded(size_t conn, const HttpCall& call) override;
+  void Succeeded(size_t conn, const HttpCall& call, std::string_view body) override;
 
  private:
   struct Feed {
@@ -66,6 +66,21 @@ class BulkIngest : public CallSource {
   size_t lines_;
   std::vector<Feed> feeds_;
   RunRegistry* registry_;
+};
+
+// Pages through GET /v1/runs (newest first) on one connection to learn up
+// to `max_runs` runs of a server the bench did not fill (--url).
+class RunDiscovery : public CallSource {
+ public:
+  RunDiscovery(RunRegistry* registry, size_t max_runs) : registry_(registry), max_runs_(max_runs) {}
+  bool Next(size_t conn, HttpCall* call) override;
+  void Succeeded(size_t conn, const HttpCall& call, std::string_view body) override;
+
+ private:
+  RunRegistry* registry_;
+  size_t max_runs_;
+  std::string cursor_;
+  bool done_ = false;
 };
 
 class ReadMix : public CallSource {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <regex>
+#include <thread>
 
 #include "tools/bench/http_workloads.h"
 #include "tools/bench/phases.h"
@@ -14,6 +15,8 @@
 
 namespace runledger::tools::bench {
 namespace {
+
+constexpr int kSettleSeconds = 10;
 
 const Figure* Find(const std::vector<Figure>& figures, const std::string& key) {
   for (const auto& f : figures) {
@@ -88,7 +91,11 @@ int RunLarge(const BenchOptions& o, const std::string& dir) {
            MeasureHttp(target, load, fill,
                        {"large_fill", "fill: bulk NDJSON ingest (growing ledger)", "events", ""}));
   }
-  Progress("filled: %zu runs; read mix at full throughput, %zu connections", registry.size(),
+  // The reads measure a ledger at rest, not one still flushing the fill's
+  // memtables: give RocksDB's background jobs a moment.
+  Progress("filled: %zu runs; settling %d s", registry.size(), kSettleSeconds);
+  std::this_thread::sleep_for(std::chrono::seconds(kSettleSeconds));
+  Progress("read mix at full throughput over %zu runs, %zu connections", registry.size(),
            o.connections);
   LoadOptions load;
   load.connections = o.connections;

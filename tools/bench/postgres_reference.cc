@@ -90,6 +90,10 @@ class PgLoad {
     figure.client_cpu_cores = client_cores_;
     figure.SetLatencies(latencies_);
     if (!first_error_.empty()) figure.note = first_error_;
+    if (std::string problem = CheckTables(); !problem.empty()) {
+      ++figure.errors;
+      figure.note += (figure.note.empty() ? "" : "; ") + problem;
+    }
     return figure;
   }
 
@@ -140,6 +144,24 @@ class PgLoad {
       if (!error.empty()) return error;
     }
     return "";
+  }
+
+  // Every stored event is counted by exactly one run's version.
+  std::string CheckTables() {
+    PGconn* admin = PQconnectdb(o_.conninfo.c_str());
+    std::string problem;
+    PGresult* r = PQexec(admin,
+                         "SELECT (SELECT count(*) FROM bench_events), "
+                         "(SELECT coalesce(sum(version), 0) FROM bench_runs)");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      problem = std::string("check: ") + PQerrorMessage(admin);
+    } else if (std::string(PQgetvalue(r, 0, 0)) != PQgetvalue(r, 0, 1)) {
+      problem = std::string("check: ") + PQgetvalue(r, 0, 0) + " events but run versions sum to " +
+                PQgetvalue(r, 0, 1);
+    }
+    PQclear(r);
+    PQfinish(admin);
+    return problem;
   }
 
   void Send(Conn& c) {
