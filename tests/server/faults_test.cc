@@ -8,11 +8,19 @@
 
 #include <atomic>
 #include <map>
+#include <ostream>
 #include <set>
 #include <thread>
 
 #include "ledger/fault_injection.h"
 #include "tests/testing/server_harness.h"
+
+namespace runledger::ledger {
+// Names the parameter in test listings (and so in CTest names).
+void PrintTo(FaultInjector::Fault fault, std::ostream* os) {
+  *os << (fault == FaultInjector::Fault::kNoSpace ? "ENOSPC" : "EIO");
+}
+}  // namespace runledger::ledger
 
 namespace runledger::server {
 namespace {
@@ -247,8 +255,8 @@ TEST_P(FaultsTest, WritersUnderAFailingDiskLoseNothingAcknowledged) {
 INSTANTIATE_TEST_SUITE_P(DiskFullAndIOError, FaultsTest,
                          ::testing::Values(FaultInjector::Fault::kNoSpace,
                                            FaultInjector::Fault::kIOError),
-                         [](const auto& info) {
-                           return info.param == FaultInjector::Fault::kNoSpace
+                         [](const auto& test) {
+                           return test.param == FaultInjector::Fault::kNoSpace
                                       ? std::string("NoSpace")
                                       : std::string("IOError");
                          });

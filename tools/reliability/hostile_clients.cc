@@ -186,24 +186,24 @@ class Sampler {
   }
   void Reset() {
     rss_max_ = 0;
-    fds_max_ = 0;
+    sockets_max_ = 0;
   }
   long rss_max_kib() const { return rss_max_; }
-  long fds_max() const { return fds_max_; }
+  long sockets_max() const { return sockets_max_; }
 
  private:
   void Loop() {
     while (!stop_) {
       const long rss = ReadMemory(pid_).rss_kib;
-      const long fds = OpenFds(pid_);
+      const long sockets = OpenFds(pid_, /*sockets_only=*/true);
       if (rss > rss_max_) rss_max_ = rss;
-      if (fds > fds_max_) fds_max_ = fds;
+      if (sockets > sockets_max_) sockets_max_ = sockets;
       std::this_thread::sleep_for(kSampleEvery);
     }
   }
   pid_t pid_;
   std::atomic<long> rss_max_{0};
-  std::atomic<long> fds_max_{0};
+  std::atomic<long> sockets_max_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -281,7 +281,7 @@ struct Context {
   ServerProcess* server = nullptr;
   NormalClient* normal = nullptr;
   Sampler* sampler = nullptr;
-  long baseline_fds = 0;
+  long baseline_sockets = 0;
   int failures = 0;
 };
 
@@ -323,12 +323,12 @@ void RunPhase(Context& c, const Phase& phase) {
   const std::vector<double> append_latencies = c.normal->TakeAppendLatencies();
   const std::uint64_t errors = c.normal->TakeErrors();
   const long rss_max = c.sampler->rss_max_kib();
-  const long fds_max = c.sampler->fds_max();
+  const long sockets_max = c.sampler->sockets_max();
   const int attackers = idle.opened() + slow.opened() + live.opened() + ledger.opened();
   std::printf("%-10s %6d %6zu %5llu %8.1f %8.1f %8.1f %8.1f %8.1f %6ld", phase.name.c_str(),
               attackers, latencies.size(), static_cast<unsigned long long>(errors),
               Percentile(latencies, 50), Percentile(latencies, 99), Percentile(latencies, 100),
-              Percentile(append_latencies, 99), static_cast<double>(rss_max) / 1024, fds_max);
+              Percentile(append_latencies, 99), static_cast<double>(rss_max) / 1024, sockets_max);
   if (phase.idle)
     std::printf("  idle cut %d/%d (p50 %.1f s)", idle.cut(), idle.opened(), idle.cut_after(50));
   if (phase.slowloris) {
@@ -360,10 +360,10 @@ void RunPhase(Context& c, const Phase& phase) {
   // Attackers gone: the server must release their descriptors.
 }
 
-bool FdsReleased(Context& c) {
+bool SocketsReleased(Context& c) {
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < deadline) {
-    if (OpenFds(c.server->pid()) <= c.baseline_fds + 8) return true;
+    if (OpenFds(c.server->pid(), true) <= c.baseline_sockets + 2) return true;
     std::this_thread::sleep_for(milliseconds(100));
   }
   return false;
@@ -385,11 +385,11 @@ int Run(Options& o) {
   Sampler sampler(c.server->pid());
   c.normal = &normal;
   c.sampler = &sampler;
-  c.baseline_fds = OpenFds(c.server->pid());
+  c.baseline_sockets = OpenFds(c.server->pid(), true);
   std::printf("hostile clients: %d s per phase, server pid %d, load average %s", o.phase_seconds,
               static_cast<int>(c.server->pid()), ReadFile("/proc/loadavg").c_str());
   std::printf("%-10s %6s %6s %5s %8s %8s %8s %8s %8s %6s\n", "phase", "attack", "normal", "errs",
-              "p50_ms", "p99_ms", "max_ms", "app_p99", "rss_MiB", "fds");
+              "p50_ms", "p99_ms", "max_ms", "app_p99", "rss_MiB", "socks");
   const std::vector<Phase> phases = {{"baseline", 0, 0, 0},
                                      {"idle", o.idle, 0, 0},
                                      {"slowloris", 0, o.slowloris, 0},
@@ -398,14 +398,15 @@ int Run(Options& o) {
   for (const Phase& phase : phases) {
     if (o.short_mode && phase.name == "combined") continue;
     RunPhase(c, phase);
-    if (!FdsReleased(c))
-      Fail(c, phase.name + ": descriptors not released after the attackers left");
+    if (!SocketsReleased(c))
+      Fail(c, phase.name + ": sockets not released after the attackers left");
   }
   const Memory memory = ReadMemory(c.server->pid());
   std::printf(
-      "server memory: VmRSS %.1f MiB, VmHWM (peak) %.1f MiB; descriptors %ld (baseline %ld)\n",
+      "server memory: VmRSS %.1f MiB, VmHWM (peak) %.1f MiB; sockets %ld (baseline %ld), all "
+      "descriptors %ld\n",
       static_cast<double>(memory.rss_kib) / 1024, static_cast<double>(memory.hwm_kib) / 1024,
-      OpenFds(c.server->pid()), c.baseline_fds);
+      OpenFds(c.server->pid(), true), c.baseline_sockets, OpenFds(c.server->pid()));
   if (HttpConnection(c.server->port()).Send("GET", "/healthz").status != 200)
     Fail(c, "/healthz is not 200 at the end");
   if (Status s = c.server->Stop(milliseconds(60000)); !s.ok())

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "tools/reliability/http_client.h"
@@ -160,12 +161,20 @@ Memory ReadMemory(pid_t pid) {
   return memory;
 }
 
-long OpenFds(pid_t pid) {
-  DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+long OpenFds(pid_t pid, bool sockets_only) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* dir = ::opendir(path.c_str());
   if (dir == nullptr) return -1;
   long count = 0;
   while (const dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
+    if (entry->d_name[0] == '.') continue;
+    if (sockets_only) {
+      char target[64];
+      const ssize_t n = ::readlink((path + "/" + entry->d_name).c_str(), target, sizeof target - 1);
+      if (n <= 0 || std::string_view(target, static_cast<size_t>(n)).substr(0, 7) != "socket:")
+        continue;
+    }
+    ++count;
   }
   ::closedir(dir);
   return count;

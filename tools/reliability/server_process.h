@@ -64,8 +64,9 @@ struct Memory {
   long hwm_kib = -1;
 };
 Memory ReadMemory(pid_t pid);
-// Open file descriptors of `pid` (entries of /proc/<pid>/fd); -1 if unreadable.
-long OpenFds(pid_t pid);
+// Open file descriptors of `pid` (entries of /proc/<pid>/fd), or only its
+// sockets (RocksDB keeps files open as the data grows); -1 if unreadable.
+long OpenFds(pid_t pid, bool sockets_only = false);
 
 // The whole file, or "" if unreadable.
 std::string ReadFile(const std::string& path);
