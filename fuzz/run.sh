@@ -14,18 +14,29 @@ seconds=${1:-15}
 build=${FUZZ_BUILD_DIR:-build/fuzz}
 targets=${FUZZ_TARGETS:-"event_fuzzer canonical_json_fuzzer ndjson_fuzzer query_fuzzer request_fuzzer export_verify_fuzzer"}
 
-if ! command -v clang++ >/dev/null; then
-  echo "fuzz/run.sh: clang++ is missing (apt-get install clang libclang-rt-14-dev)" >&2
-  exit 2
+# clang and libFuzzer's runtime (Debian 12: clang 14), installed if missing.
+has_libfuzzer() {
+  command -v clang++ >/dev/null &&
+    [ -f "$(clang++ -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a" ]
+}
+if ! has_libfuzzer; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  echo "fuzz/run.sh: installing clang and libclang-rt-14-dev"
+  "${sudo_cmd[@]}" apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends \
+    clang libclang-rt-14-dev >/dev/null
+  has_libfuzzer || { echo "fuzz/run.sh: clang++ with libFuzzer is still missing" >&2; exit 2; }
 fi
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+mkdir -p "$build"
 CC=clang CXX=clang++ cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DRUNLEDGER_FUZZ=ON -DBUILD_TESTING=OFF >"$build.configure.log" 2>&1 ||
-  { cat "$build.configure.log" >&2; exit 2; }
+  -DRUNLEDGER_FUZZ=ON -DBUILD_TESTING=OFF >"$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log" >&2; exit 2; }
 # shellcheck disable=SC2086
-cmake --build "$build" -j "$(nproc)" --target $targets >"$build.build.log" 2>&1 ||
-  { tail -50 "$build.build.log" >&2; exit 2; }
+cmake --build "$build" -j "$(nproc)" --target $targets >"$build/build.log" 2>&1 ||
+  { tail -50 "$build/build.log" >&2; exit 2; }
 
 status=0
 printf '%-22s %12s %8s %10s %s\n' target executions exec/s crashes result
