@@ -28,6 +28,8 @@ using internal::FromRocks;
 namespace {
 
 const std::vector<std::string> kLedgerTables = {"events", "streams", "client_ids", "merkle", "meta"};
+// Keys: position; run id + seq; level + index.
+const std::map<std::string, size_t> kLedgerOrderedSuffix = {{"events", 8}, {"streams", 4}, {"merkle", 8}};
 constexpr size_t kStreamHeadCacheMax = 1 << 20;
 constexpr std::int64_t kRecoveryIntervalMs = 200;
 }  // namespace
@@ -61,17 +63,14 @@ Status EventStore::Impl::Open() {
 }
 
 Status EventStore::Impl::OpenDb(bool read_only) {
-  rocksdb::Options options;
+  rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   options.max_background_jobs = 2;
   options.avoid_flush_during_shutdown = false;
   if (env_) options.env = env_.get();
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(64 << 20);
-  table.cache_index_and_filter_blocks = true;
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (!block_cache_) block_cache_ = rocksdb::NewLRUCache(64 << 20);
 
   const std::string path = options_.data_dir + "/db";
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
@@ -85,7 +84,7 @@ Status EventStore::Impl::OpenDb(bool read_only) {
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+  for (const auto& name : names) descriptors.emplace_back(name, TableOptions(name));
   rocksdb::DB* raw = nullptr;
   handles_.clear();
   const rocksdb::Status s =
@@ -94,6 +93,22 @@ Status EventStore::Impl::OpenDb(bool read_only) {
   if (!s.ok()) return FromRocks(s, "opening " + path);
   db_.reset(raw);
   return Status::Ok();
+}
+
+rocksdb::ColumnFamilyOptions EventStore::Impl::TableOptions(const std::string& name) const {
+  rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = block_cache_;
+  table.cache_index_and_filter_blocks = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  size_t suffix = 0;
+  for (const auto* table : {&kLedgerOrderedSuffix, &options_.ordered_suffix_bytes}) {
+    if (auto it = table->find(name); it != table->end()) suffix = it->second;
+  }
+  if (suffix > 0) {
+    options.memtable_insert_with_hint_prefix_extractor = internal::NewAllButSuffixTransform(suffix);
+  }
+  return options;
 }
 
 void EventStore::Impl::CloseDb() {
@@ -304,6 +319,7 @@ void EventStore::Impl::RunBatch(std::vector<std::unique_ptr<Command>>& commands)
   std::shared_lock read_lock(db_mutex_);
   for (auto& command : commands) results.push_back(command->Execute(*this));
   if (!batch_events_.empty()) {
+    if (hook_) hook_->OnBatchEnd(*this);
     const std::string frontier = frontier_.Encode();
     batch_.Put(cf(kMetaTable), ToSlice(kFrontierKey), ToSlice(frontier));
     const auto sync_started = std::chrono::steady_clock::now();

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -48,6 +49,10 @@ struct StoreOptions {
   std::string signing_key_path;
   // Column families owned by projections (dropped and refilled by rebuild).
   std::vector<std::string> projection_tables;
+  // Tables (ledger's or projections') whose keys are a prefix then an
+  // increasing suffix of this many bytes, e.g. an index then a position.
+  // Their memtable inserts use a hint per prefix; the layout is unchanged.
+  std::map<std::string, size_t> ordered_suffix_bytes;
   // Most commands folded into one synced write.
   size_t batch_commands_max = 1024;
   // Commands waiting beyond this are refused with 503 instead of queued.
@@ -80,6 +85,9 @@ class BatchHook {
   // order for every appended event, and by RebuildProjections for every
   // stored one, so both produce the same bytes.
   virtual void OnEvent(const Event& event, WriteContext& ctx) = 0;
+  // Adds what OnEvent deferred (state written once per batch, not once per
+  // event) before the batch is written; same rule for appends and rebuild.
+  virtual void OnBatchEnd(WriteContext& /*ctx*/) {}
   // The batch holding `events` is durable.
   virtual void OnCommitted(std::span<const Event> events) = 0;
   // The batch failed or the store reopened: drop state derived from unsynced events.

@@ -209,7 +209,8 @@ Status EventStore::Impl::Rebuild() {
         internal::FromRocks(db_->DestroyColumnFamilyHandle(handles_[slot]), "dropping"));
     rocksdb::ColumnFamilyHandle* fresh = nullptr;
     RUNLEDGER_RETURN_IF_ERROR(internal::FromRocks(
-        db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), options_.projection_tables[i], &fresh),
+        db_->CreateColumnFamily(TableOptions(options_.projection_tables[i]),
+                                options_.projection_tables[i], &fresh),
         "recreating"));
     handles_[slot] = fresh;
   }
@@ -224,12 +225,14 @@ Status EventStore::Impl::Rebuild() {
     hook_->OnEvent(*event, ctx);
     pending.push_back(std::move(*event));
     if (pending.size() == kRebuildBatchEvents) {
+      hook_->OnBatchEnd(ctx);
       RUNLEDGER_RETURN_IF_ERROR(ctx.Flush());
       hook_->OnCommitted(pending);
       pending.clear();
     }
   }
   RUNLEDGER_RETURN_IF_ERROR(internal::FromRocks(it->status(), "reading events"));
+  hook_->OnBatchEnd(ctx);
   RUNLEDGER_RETURN_IF_ERROR(ctx.Flush());
   hook_->OnCommitted(pending);
   rocksdb::FlushOptions flush;

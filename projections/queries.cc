@@ -14,17 +14,12 @@ namespace {
 
 using ledger::TableIterator;
 
-constexpr size_t kRunKeySuffix = 24;          // created_ms:u64 run_id:16
 constexpr size_t kScanCandidatesMax = 200000;  // a page never reads more index entries
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
-std::string DatastoreOf(const RunState& s) {
-  const Json* id = s.datastore.Find("id");
-  return id && id->is_string() ? id->string() : std::string();
-}
 
 bool Contains(const std::vector<std::string>& values, std::string_view value) {
   return std::find(values.begin(), values.end(), value) != values.end();
@@ -39,19 +34,17 @@ std::optional<std::pair<std::string, std::string>> SplitActor(const std::string&
   return std::make_pair(kind, text.substr(colon + 1));
 }
 
-bool MatchesActor(const RunState& s, const std::string& filter) {
-  const Json* kind = s.triggered_by.Find("kind");
-  const Json* id = s.triggered_by.Find("id");
-  if (!kind || !id || !kind->is_string() || !id->is_string()) return false;
-  if (auto actor = SplitActor(filter)) return kind->string() == actor->first && id->string() == actor->second;
-  return id->string() == filter;
+bool MatchesActor(const RunSummary& s, const std::string& filter) {
+  if (s.trigger_kind.empty() || s.trigger_id.empty()) return false;
+  if (auto actor = SplitActor(filter)) return s.trigger_kind == actor->first && s.trigger_id == actor->second;
+  return s.trigger_id == filter;
 }
 
-bool Matches(const RunState& s, const RunFilter& f) {
+bool Matches(const RunSummary& s, const RunFilter& f) {
   if (s.deleted() && !f.include_deleted) return false;
   if (!f.statuses.empty() && !Contains(f.statuses, s.status)) return false;
   if (!f.operations.empty() && !Contains(f.operations, s.operation)) return false;
-  const std::string ds = DatastoreOf(s);
+  const std::string& ds = s.datastore_id;
   if (f.datastore && ds != *f.datastore) return false;
   if (f.visible_datastores && !Contains(*f.visible_datastores, ds)) return false;
   if (f.triggered_by && !MatchesActor(s, *f.triggered_by)) return false;
@@ -84,32 +77,33 @@ std::vector<std::string> ListingPrefixes(const RunFilter& f) {
   return prefixes;
 }
 
-// Walks several listing indexes newest first as one sequence.
+// Walks several listing indexes newest first as one sequence: their keys
+// end in inverted (created_ms, run id), so that is ascending key order.
 class NewestFirst {
  public:
+  // Starts after `bound` (a suffix; empty: from the newest).
   NewestFirst(ledger::EventStore& store, std::vector<std::string> prefixes, const std::string& bound) {
     for (auto& prefix : prefixes) {
       Source source{store.NewIterator(kRunIndexTable), std::move(prefix)};
       const std::string start = source.prefix + bound;
-      source.it->SeekForPrev(start);
-      // The bound is exclusive.
-      if (source.it->Valid() && source.it->key() == start) source.it->Prev();
+      source.it->Seek(start);
+      if (!bound.empty() && source.it->Valid() && source.it->key() == start) source.it->Next();
       sources_.push_back(std::move(source));
     }
   }
-  // The next (created_ms, run id) suffix, or nullopt at the end.
+  // The next index suffix, or nullopt at the end.
   std::optional<std::string> Next() {
     Source* best = nullptr;
     for (auto& source : sources_) {
       if (!source.it->Valid() || !StartsWith(source.it->key(), source.prefix) ||
-          source.it->key().size() != source.prefix.size() + kRunKeySuffix) {
+          source.it->key().size() != source.prefix.size() + kRunIndexSuffixBytes) {
         continue;
       }
-      if (best == nullptr || Suffix(source) > Suffix(*best)) best = &source;
+      if (best == nullptr || Suffix(source) < Suffix(*best)) best = &source;
     }
     if (best == nullptr) return std::nullopt;
     std::string suffix(Suffix(*best));
-    best->it->Prev();
+    best->it->Next();
     return suffix;
   }
   Status status() const {
@@ -126,18 +120,20 @@ class NewestFirst {
   std::vector<Source> sources_;
 };
 
+// The suffix the listing starts after: the cursor's, or the first run
+// created before created_before_ms, whichever is older.
 std::string ListingBound(const RunFilter& f, const std::optional<std::string>& cursor_suffix) {
-  std::string bound(kRunKeySuffix, '\xff');
+  std::string bound;
   if (f.created_before_ms) {
-    bound.clear();
-    ledger::AppendU64(static_cast<std::uint64_t>(*f.created_before_ms), &bound);
+    ledger::AppendU64(~static_cast<std::uint64_t>(*f.created_before_ms), &bound);
+    bound.append(16, '\xff');  // after every run created at that very millisecond
   }
-  if (cursor_suffix && *cursor_suffix < bound) bound = *cursor_suffix;
+  if (cursor_suffix && *cursor_suffix > bound) bound = *cursor_suffix;
   return bound;
 }
 
 std::optional<std::string> DecodeCursor(const std::string& cursor) {
-  if (cursor.size() != 2 * kRunKeySuffix) return std::nullopt;
+  if (cursor.size() != 2 * kRunIndexSuffixBytes) return std::nullopt;
   std::string bytes;
   for (size_t i = 0; i < cursor.size(); i += 2) {
     auto nibble = [](char c) -> int {
@@ -220,6 +216,18 @@ Result<std::optional<RunState>> RunQueries::GetRun(const Uuid& id) const {
   auto state = DecodeRunRecord(**bytes);
   if (!state) return state.error();
   return std::optional<RunState>(std::move(*state));
+}
+
+Result<std::optional<RunSummary>> RunQueries::GetRunSummary(const Uuid& id) const {
+  if (summaries_) {
+    if (auto cached = summaries_->Find(id)) return std::optional<RunSummary>(*cached);
+  }
+  auto bytes = store_.Get(kRunsTable, RunKey(id));
+  if (!bytes) return bytes.error();
+  if (!bytes->has_value()) return std::optional<RunSummary>();
+  auto summary = DecodeRunSummary(**bytes);
+  if (!summary) return summary.error();
+  return std::optional<RunSummary>(std::move(*summary));
 }
 
 namespace {
@@ -335,9 +343,9 @@ Result<RunPage> RunQueries::ListRuns(const RunFilter& filter, size_t limit,
   for (size_t scanned = 0; scanned < kScanCandidatesMax; ++scanned) {
     auto suffix = runs.Next();
     if (!suffix) break;
-    const std::int64_t created = static_cast<std::int64_t>(ledger::ReadU64(*suffix));
+    const auto [created, run_id] = DecodeRunIndexSuffix(*suffix);
     if (filter.created_after_ms && created <= *filter.created_after_ms) break;
-    auto run = GetRun(ledger::UuidFromKey(std::string_view(*suffix).substr(8)));
+    auto run = GetRunSummary(run_id);
     if (!run) return run.error();
     if (!run->has_value() || !Matches(**run, filter)) {
       last_suffix = *suffix;
@@ -480,10 +488,10 @@ Result<EventPage> RunQueries::AuditEvents(const AuditFilter& f, std::uint64_t af
     if (match && (f.datastore || f.operation)) {
       auto it = run_scope.find(e.run_id);
       if (it == run_scope.end()) {
-        auto run = GetRun(e.run_id);
+        auto run = GetRunSummary(e.run_id);
         if (!run) return run.error();
         std::pair<std::string, std::string> scope;
-        if (run->has_value()) scope = {DatastoreOf(**run), (*run)->operation};
+        if (run->has_value()) scope = {(*run)->datastore_id, (*run)->operation};
         it = run_scope.emplace(e.run_id, std::move(scope)).first;
       }
       match = (!f.datastore || it->second.first == *f.datastore) &&

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "ledger/event_store.h"
+#include "projections/run_record.h"
+#include "projections/run_summary_cache.h"
 #include "projections/run_state.h"
 
 namespace runledger::projections {
@@ -31,7 +33,7 @@ struct RunFilter {
 };
 
 struct RunPage {
-  std::vector<RunState> items;
+  std::vector<RunSummary> items;
   std::optional<std::string> next_cursor;
 };
 
@@ -69,10 +71,14 @@ int LogLevelRank(std::string_view level);
 
 class RunQueries {
  public:
-  explicit RunQueries(ledger::EventStore& store) : store_(store) {}
+  // `summaries`, when given, answers GetRunSummary for recently changed runs.
+  explicit RunQueries(ledger::EventStore& store, const RunSummaryCache* summaries = nullptr)
+      : store_(store), summaries_(summaries) {}
 
   // The run's state now (deleted runs included: callers decide).
   Result<std::optional<RunState>> GetRun(const Uuid& id) const;
+  // The same run's summary and served JSON, read without parsing JSON.
+  Result<std::optional<RunSummary>> GetRunSummary(const Uuid& id) const;
   // Folds the first `seq` events; nullopt when the run has fewer.
   Result<std::optional<RunState>> RunAtSeq(const Uuid& id, std::uint32_t seq) const;
   // Folds the events recorded at or before `ms`; nullopt when there were none.
@@ -97,6 +103,7 @@ class RunQueries {
 
  private:
   ledger::EventStore& store_;
+  const RunSummaryCache* summaries_;
 };
 
 }  // namespace runledger::projections

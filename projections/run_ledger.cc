@@ -392,9 +392,28 @@ std::string_view ActionName(Action action) {
 
 Result<std::unique_ptr<RunLedger>> RunLedger::Open(ledger::StoreOptions options) {
   options.projection_tables = ProjectionTableNames();
+  options.ordered_suffix_bytes = ProjectionOrderedSuffixBytes();
   std::unique_ptr<RunLedger> ledger(new RunLedger());
+  ledger->projection_.SetSummaryCache(&ledger->summaries_);
   auto store = ledger::EventStore::Open(options, &ledger->projection_);
   if (!store) return store.error();
+  if (options.start_committer) {
+    auto format = (*store)->Get(kRunCountsTable, kProjectionFormatKey);
+    if (!format) return format.error();
+    if ((*store)->size() > 0 && *format != std::optional<std::string>(kProjectionFormat)) {
+      // Projections from an older layout: replay the events into the current one.
+      store->reset();
+      ledger::StoreOptions offline = options;
+      offline.start_committer = false;
+      auto rebuilding = ledger::EventStore::Open(offline, &ledger->projection_);
+      if (!rebuilding) return rebuilding.error();
+      RUNLEDGER_RETURN_IF_ERROR((*rebuilding)->RebuildProjections());
+      rebuilding->reset();
+      ledger->projection_.OnReset();
+      store = ledger::EventStore::Open(options, &ledger->projection_);
+      if (!store) return store.error();
+    }
+  }
   ledger->store_ = std::move(*store);
   return ledger;
 }

@@ -71,6 +71,8 @@ class RunLedger {
   ledger::EventStore& store() { return *store_; }
   // Set before any command is submitted.
   void SetListener(ChangeListener* listener) { projection_.SetListener(listener); }
+  // Recently changed runs as of their last durable batch (RunQueries reads it).
+  const RunSummaryCache& summaries() const { return summaries_; }
 
   // POST /v1/runs (and a `created` sent to an event route).
   void CreateRun(CreateRunRequest request, Done done);
@@ -81,6 +83,7 @@ class RunLedger {
 
  private:
   RunLedger() = default;
+  RunSummaryCache summaries_;
   RunProjection projection_;
   std::unique_ptr<ledger::EventStore> store_;
 };

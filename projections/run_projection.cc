@@ -1,6 +1,7 @@
 #include "projections/run_projection.h"
 
 #include "ledger/key_layout.h"
+#include "projections/run_record.h"
 #include "projections/tables.h"
 
 namespace runledger::projections {
@@ -71,21 +72,23 @@ void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ct
     if (!found || *found == nullptr) return;  // validated upstream; a rebuild of a foreign ledger skips
     state = *found;
   }
-  const RunState before = event.type == "created" ? RunState() : *state;
+  // Only the status can change the indexes and counts: operation, datastore
+  // and trigger are fixed at creation.
+  const std::string before_status = event.type == "created" ? std::string() : state->status;
   Fold(*state, event);
 
   if (event.type == "created") {
     IndexRun(*state, true, ctx);
-    Count(*state, +1, ctx);
+    Count(*state, state->status, +1, ctx);
   } else if (event.type == "deleted") {
-    Count(before, -1, ctx);
-  } else if (before.status != state->status) {
-    ctx.Delete(kRunIndexTable, RunIndexKey('s', before.status, before.created_at_ms, before.id));
+    Count(*state, before_status, -1, ctx);
+  } else if (before_status != state->status) {
+    ctx.Delete(kRunIndexTable, RunIndexKey('s', before_status, state->created_at_ms, state->id));
     ctx.Put(kRunIndexTable, RunIndexKey('s', state->status, state->created_at_ms, state->id), "");
-    Count(before, -1, ctx);
-    Count(*state, +1, ctx);
+    Count(*state, before_status, -1, ctx);
+    Count(*state, state->status, +1, ctx);
   }
-  ctx.Put(kRunsTable, RunKey(state->id), EncodeRunRecord(*state));
+  dirty_runs_.insert(state->id);
   IndexAudit(event, *state, ctx);
   RecordIdempotency(event, *state, ctx);
   if (listener_) {
@@ -119,12 +122,13 @@ void RunProjection::IndexRun(const RunState& s, bool add, ledger::WriteContext& 
   if (s.resumed_from) index('u', UuidBytes(*s.resumed_from));
 }
 
-void RunProjection::Count(const RunState& s, std::int64_t delta, ledger::WriteContext& ctx) {
+void RunProjection::Count(const RunState& s, std::string_view status, std::int64_t delta,
+                          ledger::WriteContext& ctx) {
   const std::string ds = DatastoreId(s);
   for (const std::string& dimension :
        {std::string(), "o:" + s.operation, "d:" + ds, "d:" + ds + "\no:" + s.operation,
         "t:" + TriggeredBy(s)}) {
-    const std::string key = CountKey(dimension, s.status);
+    const std::string key = CountKey(dimension, status);
     auto it = counts_.find(key);
     if (it == counts_.end()) {
       std::int64_t stored = 0;
@@ -134,10 +138,33 @@ void RunProjection::Count(const RunState& s, std::int64_t delta, ledger::WriteCo
       it = counts_.emplace(key, stored).first;
     }
     it->second += delta;
+    dirty_counts_.insert(key);
+  }
+}
+
+void RunProjection::OnBatchEnd(ledger::WriteContext& ctx) {
+  if (!format_written_) {
+    ctx.Put(kRunCountsTable, kProjectionFormatKey, kProjectionFormat);
+    format_written_ = true;
+  }
+  for (const Uuid& id : dirty_runs_) {
+    auto it = runs_.find(id);
+    if (it == runs_.end()) continue;
+    if (summaries_) {
+      auto summary = std::make_shared<RunSummary>();
+      ctx.Put(kRunsTable, RunKey(id), EncodeRunRecord(it->second, summary.get()));
+      pending_summaries_.push_back(std::move(summary));
+    } else {
+      ctx.Put(kRunsTable, RunKey(id), EncodeRunRecord(it->second));
+    }
+  }
+  for (const std::string& key : dirty_counts_) {
     std::string encoded;
-    ledger::AppendU64(static_cast<std::uint64_t>(std::max<std::int64_t>(it->second, 0)), &encoded);
+    ledger::AppendU64(static_cast<std::uint64_t>(std::max<std::int64_t>(counts_.at(key), 0)), &encoded);
     ctx.Put(kRunCountsTable, key, encoded);
   }
+  dirty_runs_.clear();
+  dirty_counts_.clear();
 }
 
 void RunProjection::IndexAudit(const ledger::Event& event, const RunState& state,
@@ -177,13 +204,18 @@ void RunProjection::OnCommitted(std::span<const ledger::Event> events) {
   }
   pending_changes_.clear();
   pending_idempotency_.clear();
+  if (summaries_ && !pending_summaries_.empty()) summaries_->Publish(std::move(pending_summaries_));
+  pending_summaries_.clear();
   if (runs_.size() > kRunCacheMax) runs_.clear();
   if (counts_.size() > kRunCacheMax) counts_.clear();
 }
 
 void RunProjection::OnReset() {
+  format_written_ = false;
   runs_.clear();
   counts_.clear();
+  dirty_runs_.clear();
+  dirty_counts_.clear();
   pending_idempotency_.clear();
   pending_changes_.clear();
 }

@@ -10,10 +10,12 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ledger/event_store.h"
 #include "projections/run_state.h"
+#include "projections/run_summary_cache.h"
 
 namespace runledger::projections {
 
@@ -40,6 +42,8 @@ class RunProjection : public ledger::BatchHook {
  public:
   // `listener` may be null; set it before the store starts committing.
   void SetListener(ChangeListener* listener) { listener_ = listener; }
+  // Where durable run summaries are published; may be null.
+  void SetSummaryCache(RunSummaryCache* cache) { summaries_ = cache; }
 
   // Committer thread only. The run's state as of the batch being built;
   // nullptr when the run does not exist.
@@ -50,18 +54,27 @@ class RunProjection : public ledger::BatchHook {
                                                       ledger::WriteContext& ctx);
 
   void OnEvent(const ledger::Event& event, ledger::WriteContext& ctx) override;
+  void OnBatchEnd(ledger::WriteContext& ctx) override;
   void OnCommitted(std::span<const ledger::Event> events) override;
   void OnReset() override;
 
  private:
   void IndexRun(const RunState& state, bool add, ledger::WriteContext& ctx);
-  void Count(const RunState& state, std::int64_t delta, ledger::WriteContext& ctx);
+  void Count(const RunState& state, std::string_view status, std::int64_t delta,
+             ledger::WriteContext& ctx);
   void IndexAudit(const ledger::Event& event, const RunState& state, ledger::WriteContext& ctx);
   void RecordIdempotency(const ledger::Event& event, const RunState& state, ledger::WriteContext& ctx);
 
   ChangeListener* listener_ = nullptr;
   std::unordered_map<Uuid, RunState, ledger::UuidHash> runs_;
   std::unordered_map<std::string, std::int64_t> counts_;
+  // Written at the batch's end: a run's record and a count once per batch,
+  // however many of its events the batch holds.
+  std::unordered_set<Uuid, ledger::UuidHash> dirty_runs_;
+  std::unordered_set<std::string> dirty_counts_;
+  RunSummaryCache* summaries_ = nullptr;
+  bool format_written_ = false;  // kProjectionFormat, once per process and per rebuild
+  std::vector<std::shared_ptr<const RunSummary>> pending_summaries_;  // this batch's, once durable
   std::unordered_map<std::string, std::uint64_t> pending_idempotency_;
   std::vector<RunChange> pending_changes_;
 };

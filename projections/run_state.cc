@@ -254,24 +254,7 @@ std::string RunJson(const RunState& state, bool with_deleted) {
   return out;
 }
 
-std::string EncodeRunRecord(const RunState& s) {
-  std::string out;
-  out.reserve(640);
-  JsonWriter w(&out);
-  w.BeginObject().Key("run");
-  std::string run;
-  AppendRunJson(s, true, &run);
-  w.Raw(run);
-  w.Key("planned").BeginArray();
-  for (const auto& name : s.planned_containers) w.String(name);
-  w.EndArray();
-  w.Key("worker_started").Bool(s.worker_started);
-  w.Key("last_event_ms").Int(s.last_event_ms);
-  w.EndObject();
-  return out;
-}
-
-Result<RunState> DecodeRunRecord(std::string_view bytes) {
+Result<RunState> DecodeRunRecordJson(std::string_view bytes) {
   // Records hold client JSON in canonical form, which writes an accepted 1e20
   // as a 21-digit integer literal: read back what we wrote.
   ledger::JsonParseOptions options;

@@ -72,10 +72,7 @@ void Fold(RunState& state, const ledger::Event& event);
 void AppendRunJson(const RunState& state, bool with_deleted, std::string* out);
 std::string RunJson(const RunState& state, bool with_deleted = false);
 
-// The stored form: RunJson plus the members the projection JSON leaves out
-// (planned containers, worker_started, last event time). Deterministic bytes,
-// so a rebuild is byte-identical.
-std::string EncodeRunRecord(const RunState& state);
-Result<RunState> DecodeRunRecord(std::string_view bytes);
+// The JSON part of a stored run record (projections/run_record.h).
+Result<RunState> DecodeRunRecordJson(std::string_view bytes);
 
 }  // namespace runledger::projections

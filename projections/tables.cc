@@ -9,6 +9,10 @@ std::vector<std::string> ProjectionTableNames() {
   return {"runs", "run_index", "run_counts", "audit", "idempotency"};
 }
 
+std::map<std::string, size_t> ProjectionOrderedSuffixBytes() {
+  return {{"run_index", 8 + 16}, {"audit", 8}};
+}
+
 void AppendKeyString(std::string_view s, std::string* out) {
   const auto size = static_cast<std::uint16_t>(std::min<size_t>(s.size(), 0xffff));
   out->push_back(static_cast<char>(size >> 8));
@@ -30,12 +34,25 @@ std::string RunIndexPrefix(char kind, std::string_view value) {
   return key;
 }
 
+std::string RunIndexSuffix(std::int64_t created_ms, const ledger::Uuid& run_id) {
+  std::string suffix;
+  ledger::AppendU64(~static_cast<std::uint64_t>(created_ms), &suffix);
+  for (const auto byte : run_id) suffix.push_back(static_cast<char>(~static_cast<std::uint8_t>(byte)));
+  return suffix;
+}
+
+std::pair<std::int64_t, ledger::Uuid> DecodeRunIndexSuffix(std::string_view suffix) {
+  const auto created = static_cast<std::int64_t>(~ledger::ReadU64(suffix));
+  ledger::Uuid id{};
+  for (size_t i = 0; i < id.size(); ++i) {
+    id[i] = static_cast<std::uint8_t>(~static_cast<std::uint8_t>(suffix[8 + i]));
+  }
+  return {created, id};
+}
+
 std::string RunIndexKey(char kind, std::string_view value, std::int64_t created_ms,
                         const ledger::Uuid& run_id) {
-  std::string key = RunIndexPrefix(kind, value);
-  ledger::AppendU64(static_cast<std::uint64_t>(created_ms), &key);
-  key.append(reinterpret_cast<const char*>(run_id.data()), run_id.size());
-  return key;
+  return RunIndexPrefix(kind, value) + RunIndexSuffix(created_ms, run_id);
 }
 
 std::string CountKey(std::string_view dimension, std::string_view status) {

@@ -4,15 +4,18 @@
 // length-prefixed (u16) so any byte may appear in them; times and positions
 // are big-endian, so iteration order is time/position order.
 //
-//   runs          run_id:16                                  EncodeRunRecord(state)
-//   run_index     'c' created_ms:u64 run_id:16               ""   every run, by creation
-//                 's' str(status) created_ms run_id          ""   by status
-//                 'o' str(operation) created_ms run_id       ""
-//                 'd' str(datastore id) created_ms run_id    ""
-//                 't' str(kind ":" id) created_ms run_id     ""   by triggered_by
-//                 'r' rerun_of:16 created_ms run_id          ""
-//                 'u' resumed_from:16 created_ms run_id      ""
+//   runs          run_id:16                                  EncodeRunRecord(state), run_record.h
+//   run_index     'c' ~created_ms:u64 ~run_id:16             ""   every run, by creation
+//                 's' str(status) ~created_ms ~run_id        ""   by status
+//                 'o' str(operation) ~created_ms ~run_id     ""
+//                 'd' str(datastore id) ~created_ms ~run_id  ""
+//                 't' str(kind ":" id) ~created_ms ~run_id   ""   by triggered_by
+//                 'r' rerun_of:16 ~created_ms ~run_id        ""
+//                 'u' resumed_from:16 ~created_ms ~run_id    ""
+//                 (~: every bit inverted, so forward iteration is newest first:
+//                 RocksDB's memtable walks forward far faster than backward)
 //   run_counts    str(dimension) str(status)                 count:u64 (non-deleted runs)
+//                 "" (the empty key)                         kProjectionFormat
 //                 dimensions: "" (all), "o:<op>", "d:<ds>", "d:<ds>\no:<op>", "t:<kind:id>"
 //   audit         'T' str(type) position:u64                 ""   events by type
 //                 'P' str(principal) position                ""
@@ -22,6 +25,7 @@
 //                 first event that request appended
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +43,9 @@ inline constexpr ledger::TableId kIdempotencyTable = ledger::kFirstProjectionTab
 
 // In TableId order; pass as StoreOptions::projection_tables.
 std::vector<std::string> ProjectionTableNames();
+// StoreOptions::ordered_suffix_bytes: audit keys end in a position, listing
+// keys in (created_at, run id), both mostly increasing per prefix.
+std::map<std::string, size_t> ProjectionOrderedSuffixBytes();
 
 void AppendKeyString(std::string_view s, std::string* out);
 std::string RunKey(const ledger::Uuid& run_id);
@@ -46,6 +53,15 @@ std::string RunKey(const ledger::Uuid& run_id);
 std::string RunIndexPrefix(char kind, std::string_view value);
 std::string RunIndexKey(char kind, std::string_view value, std::int64_t created_ms,
                         const ledger::Uuid& run_id);
+// The part of a listing key after its prefix: newest first.
+inline constexpr size_t kRunIndexSuffixBytes = 8 + 16;
+std::string RunIndexSuffix(std::int64_t created_ms, const ledger::Uuid& run_id);
+std::pair<std::int64_t, ledger::Uuid> DecodeRunIndexSuffix(std::string_view suffix);
+
+// Written with the projections; a store whose projections carry another
+// format (or none) is rebuilt when a server opens it.
+inline constexpr std::string_view kProjectionFormatKey = "";
+inline constexpr std::string_view kProjectionFormat = "runledger-projections-2";
 std::string CountKey(std::string_view dimension, std::string_view status);
 std::string AuditPrefix(char kind, std::string_view value);
 std::string AuditKey(char kind, std::string_view value, std::uint64_t position);

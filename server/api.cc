@@ -21,7 +21,7 @@ std::string DatastoreOf(const RunState& s) {
 
 
 Api::Api(ApiOptions options, projections::RunLedger& ledger)
-    : options_(options), ledger_(ledger), queries_(ledger.store()) {}
+    : options_(options), ledger_(ledger), queries_(ledger.store(), &ledger.summaries()) {}
 
 void Api::SetTokens(std::shared_ptr<const TokenFile> tokens) {
   {
@@ -69,18 +69,19 @@ bool Api::Call::Authenticate() {
   return true;
 }
 
-std::optional<RunState> Api::Call::VisibleRun(const std::string& id_text, bool allow_deleted) {
+std::optional<projections::RunSummary> Api::Call::VisibleRun(const std::string& id_text,
+                                                             bool allow_deleted) {
   const auto id = ledger::ParseUuid(id_text);
-  std::optional<RunState> run;
+  std::optional<projections::RunSummary> run;
   if (id) {
-    auto found = api_.queries_.GetRun(*id);
+    auto found = api_.queries_.GetRunSummary(*id);
     if (!found) {
       Fail(found.error());
       return std::nullopt;
     }
     run = std::move(*found);
   }
-  if (!run || (run->deleted() && !allow_deleted) || !principal_->CanView(DatastoreOf(*run))) {
+  if (!run || (run->deleted() && !allow_deleted) || !principal_->CanView(run->datastore_id)) {
     Problem(404, "run_not_found", "no run " + id_text);
     return std::nullopt;
   }

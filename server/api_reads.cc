@@ -81,24 +81,30 @@ void Api::Call::GetRun(const std::string& run_id) {
   const std::string* at_seq = Param("at_seq");
   const std::string* as_of = Param("as_of");
   if (at_seq && as_of) return Problem(400, "bad_request", "at_seq and as_of cannot be combined");
-  std::optional<RunState> state = std::move(run);
+  if (!at_seq && !as_of) {
+    Response response = Json200(200, run->ToJson(IncludeDeleted()));
+    response.set(http::field::etag, "\"" + std::to_string(run->version) + "\"");
+    return Send(std::move(response));
+  }
+  std::optional<RunState> state;
   if (at_seq) {
     std::uint64_t seq = 0;
     if (!ParseUint("at_seq", &seq)) return;
-    if (seq < 1 || seq > state->version) {
-      return Problem(400, "bad_request", "at_seq must be between 1 and " + std::to_string(state->version));
+    if (seq < 1 || seq > run->version) {
+      return Problem(400, "bad_request", "at_seq must be between 1 and " + std::to_string(run->version));
     }
-    auto past = api_.queries_.RunAtSeq(state->id, static_cast<std::uint32_t>(seq));
+    auto past = api_.queries_.RunAtSeq(run->id, static_cast<std::uint32_t>(seq));
     if (!past) return Fail(past.error());
     state = std::move(*past);
-  } else if (as_of) {
+  } else {
     const auto ms = ledger::ParseRfc3339Ms(*as_of);
     if (!ms) return Problem(400, "bad_request", "as_of must be an RFC 3339 date-time");
-    auto past = api_.queries_.RunAsOf(state->id, *ms);
+    auto past = api_.queries_.RunAsOf(run->id, *ms);
     if (!past) return Fail(past.error());
     if (!past->has_value()) return Problem(404, "run_not_found", "the run did not exist yet at " + *as_of);
     state = std::move(*past);
   }
+  if (!state) return Fail(Status::Internal("the run's past state is missing"));
   Response response = Json200(200, projections::RunJson(*state, IncludeDeleted() && state->deleted()));
   response.set(http::field::etag, "\"" + std::to_string(state->version) + "\"");
   Send(std::move(response));
@@ -180,7 +186,7 @@ void Api::Call::ListRuns(bool counts) {
   w.BeginObject().Key("items").BeginArray();
   for (const auto& run : page->items) {
     std::string item;
-    projections::AppendRunJson(run, filter.include_deleted && run.deleted(), &item);
+    run.AppendJson(filter.include_deleted, &item);
     w.Raw(item);
   }
   w.EndArray().Key("next_cursor");
@@ -202,10 +208,10 @@ void Api::Call::RunEvents(const std::string& run_id, bool logs) {
   }
   if (logs && WantsEventStream()) {
     if (!ParseLastEventId(&after_seq, UINT32_MAX)) return;
-    return StreamLogs(*run, static_cast<std::uint32_t>(after_seq), min_level);
+    return StreamLogs(run->id, static_cast<std::uint32_t>(after_seq), min_level);
   }
   const std::string accept = Header(http::field::accept);
-  if (logs && accept.find("text/plain") != std::string::npos) return DownloadLog(*run, min_level);
+  if (logs && accept.find("text/plain") != std::string::npos) return DownloadLog(run->id, min_level);
   size_t limit = kDefaultPageLimit;
   if (!ParseLimit(&limit)) return;
   auto page = api_.queries_.RunEvents(run->id, static_cast<std::uint32_t>(after_seq), limit, logs, min_level);
@@ -220,11 +226,11 @@ void Api::Call::RunEvents(const std::string& run_id, bool logs) {
   SendJson(200, std::move(body));
 }
 
-void Api::Call::DownloadLog(const RunState& run, int min_level) {
+void Api::Call::DownloadLog(const ledger::Uuid& run_id, int min_level) {
   std::string text;
   std::uint32_t after = 0;
   for (;;) {
-    auto page = api_.queries_.RunEvents(run.id, after, kMaxPageLimit, true, min_level);
+    auto page = api_.queries_.RunEvents(run_id, after, kMaxPageLimit, true, min_level);
     if (!page) return Fail(page.error());
     for (const auto& stored : page->items) {
       auto event = ledger::DecodeEvent(stored);
@@ -236,15 +242,14 @@ void Api::Call::DownloadLog(const RunState& run, int min_level) {
   Response response = Json200(200, std::move(text));
   response.set(http::field::content_type, "text/plain; charset=utf-8");
   response.set(http::field::content_disposition,
-               "attachment; filename=\"run-" + ledger::FormatUuid(run.id) + ".log\"");
+               "attachment; filename=\"run-" + ledger::FormatUuid(run_id) + ".log\"");
   Send(std::move(response));
 }
 
-void Api::Call::StreamLogs(const RunState& run, std::uint32_t after_seq, int min_level) {
+void Api::Call::StreamLogs(const ledger::Uuid& run_id, std::uint32_t after_seq, int min_level) {
   Response headers(http::status::ok, request_.version());
   headers.set("X-Request-Id", request_id_);
   auto stream = exchange_->StartStream(std::move(headers));
-  const ledger::Uuid run_id = run.id;
   auto subscription = api_.live_.Subscribe(
       stream, principal_->name,
       [run_id, min_level](const LiveItem& item, std::uint64_t* id, bool* close_after) -> std::string {

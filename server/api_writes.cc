@@ -126,7 +126,7 @@ void Api::Call::RunAction(const std::string& run_id, projections::Action action)
   }
   auto run = VisibleRun(run_id, false);
   if (!run) return;
-  if (!principal_->CanEdit(DatastoreOf(*run))) {
+  if (!principal_->CanEdit(run->datastore_id)) {
     return Problem(403, "forbidden", "you are not an editor of this run's datastore");
   }
   projections::ActionRequest act;

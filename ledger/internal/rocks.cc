@@ -74,7 +74,26 @@ class FaultFileSystem : public rocksdb::FileSystemWrapper {
   std::shared_ptr<FaultInjector> faults_;
 };
 
+class AllButSuffixTransform : public rocksdb::SliceTransform {
+ public:
+  explicit AllButSuffixTransform(size_t suffix_bytes)
+      : suffix_bytes_(suffix_bytes), name_("runledger.AllButSuffix." + std::to_string(suffix_bytes)) {}
+  const char* Name() const override { return name_.c_str(); }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - suffix_bytes_);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= suffix_bytes_; }
+
+ private:
+  const size_t suffix_bytes_;
+  const std::string name_;
+};
+
 }  // namespace
+
+std::shared_ptr<const rocksdb::SliceTransform> NewAllButSuffixTransform(size_t suffix_bytes) {
+  return std::make_shared<AllButSuffixTransform>(suffix_bytes);
+}
 
 Status FromRocks(const rocksdb::Status& status, std::string_view what) {
   if (status.ok()) return Status::Ok();

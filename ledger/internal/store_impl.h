@@ -82,6 +82,7 @@ class EventStore::Impl : public AppendContext {
 
  private:
   Status OpenDb(bool read_only);
+  rocksdb::ColumnFamilyOptions TableOptions(const std::string& name) const;
   void CloseDb();
   Status LoadHead();
   void CommitterLoop();
@@ -96,6 +97,7 @@ class EventStore::Impl : public AppendContext {
 
   std::unique_ptr<internal::DirectoryLock> lock_;
   std::unique_ptr<rocksdb::Env> env_;
+  std::shared_ptr<rocksdb::Cache> block_cache_;
   mutable std::shared_mutex db_mutex_;  // exclusive only while reopening
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [0] = default, then TableId + 1

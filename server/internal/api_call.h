@@ -114,7 +114,7 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
     return {principal_->name, principal_->role == Role::kMember};
   }
   // Loads a run the caller may view; answers 404 otherwise.
-  std::optional<RunState> VisibleRun(const std::string& id_text, bool allow_deleted);
+  std::optional<projections::RunSummary> VisibleRun(const std::string& id_text, bool allow_deleted);
   // `run`, or for a 409 that came without one (an idempotency conflict) the
   // run `id` as it is now, so that every 409 carries its status and actions.
   std::optional<RunState> ConflictRun(const Status& status, std::optional<RunState> run,
@@ -154,8 +154,8 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
   void RunHistory(const std::string& run_id);
   void LedgerEvents();
   void LiveRuns();
-  void StreamLogs(const RunState& run, std::uint32_t after_seq, int min_level);
-  void DownloadLog(const RunState& run, int min_level);
+  void StreamLogs(const ledger::Uuid& run_id, std::uint32_t after_seq, int min_level);
+  void DownloadLog(const ledger::Uuid& run_id, int min_level);
   void Checkpoint();
   void Export();
   void Proof();

@@ -8,6 +8,7 @@
 #include "projections/run_projection.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <deque>
 #include <map>
@@ -600,11 +601,49 @@ TEST(RebuildTest, RebuildReproducesEveryProjectionTableByteForByte) {
   EXPECT_GE(counts->queued, 1);
 }
 
-TEST(RebuildTest, RebuildOfAnEmptyLedgerLeavesEmptyTables) {
+// Removes what a store written before kProjectionFormat lacks: the format
+// key, and (standing in for an older index layout) the whole listing index.
+void MakeProjectionsLookOld(const std::string& data_dir) {
+  const std::string path = data_dir + "/db";
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  auto handle = [&](const std::string& name) {
+    return handles[std::find(names.begin(), names.end(), name) - names.begin()];
+  };
+  ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handle("run_counts"), "").ok());
+  ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), handle("run_index"), "", "\xff\xff").ok());
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  ASSERT_TRUE(db->Close().ok());
+}
+
+TEST(RebuildTest, OpeningProjectionsOfAnOlderFormatRebuildsThem) {
+  rt::TestLedger t;
+  for (const char* status : {"queued", "running", "success", "deleted"}) t.RunIn("scan", status);
+  const rt::TableDump live = rt::DumpTables(t.store(), rt::ProjectionTables());
+  t.Close();
+  MakeProjectionsLookOld(t.dir());
+  ASSERT_TRUE(t.Reopen(/*start_committer=*/false).ok());
+  EXPECT_NE(rt::FirstDifference(live, rt::DumpTables(t.store(), rt::ProjectionTables())), "");
+  ASSERT_TRUE(t.Reopen().ok());  // what `runledger serve` does
+  EXPECT_EQ(rt::FirstDifference(live, rt::DumpTables(t.store(), rt::ProjectionTables())), "");
+  auto page = t.queries().ListRuns(RunFilter(), 10, std::nullopt);
+  ASSERT_TRUE(page.has_value());
+  EXPECT_EQ(page->items.size(), 3u);  // the deleted run is hidden
+}
+
+TEST(RebuildTest, RebuildOfAnEmptyLedgerLeavesOnlyTheFormat) {
   rt::TestLedger t;
   ASSERT_TRUE(t.Reopen(false).ok());
   ASSERT_TRUE(t.store().RebuildProjections().ok());
-  EXPECT_TRUE(rt::DumpTables(t.store(), rt::ProjectionTables()).empty());
+  const rt::TableDump expected = {
+      {kRunCountsTable, std::string(kProjectionFormatKey), std::string(kProjectionFormat)}};
+  EXPECT_EQ(rt::FirstDifference(expected, rt::DumpTables(t.store(), rt::ProjectionTables())), "");
 }
 
 TEST(RebuildTest, RebuildNeedsAnOfflineStore) {

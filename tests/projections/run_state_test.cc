@@ -2,6 +2,7 @@
 // (hand-made events with chosen times) and through the ledger (reruns,
 // resumes, what a stored record decodes to).
 
+#include "projections/run_record.h"
 #include "projections/run_state.h"
 
 #include <gtest/gtest.h>
@@ -226,6 +227,54 @@ TEST(RunStateTest, StoredRecordDecodesToTheSameState) {
   EXPECT_TRUE(decoded->deleted());
   EXPECT_TRUE(decoded->worker_started);
   EXPECT_EQ(decoded->last_event_ms, kT0 + 5);
+}
+
+TEST(RunStateTest, SummaryServesTheSameJsonAsTheState) {
+  Folder f;
+  f.Add("created",
+        R"({"operation":"profile","datastore":{"id":"ds-2","name":"Ops"},"triggered_by":{"kind":"api","id":"ci"},
+            "resumed_from":"0190f000-0000-7000-8000-000000000002"})",
+        kT0)
+      .Add("started", R"({"worker":"w"})", kT0 + 1)
+      .Add("logged", R"({"level":"warning","message":"m"})", kT0 + 2)
+      .Add("ended", R"({"status":"success"})", kT0 + 3);
+  for (bool deleted : {false, true}) {
+    if (deleted) f.Add("deleted", R"({})", kT0 + 4);
+    const RunState& state = f.state();
+    const std::string record = EncodeRunRecord(state);
+    auto summary = DecodeRunSummary(record);
+    ASSERT_TRUE(summary.has_value()) << summary.error().ToString();
+    // Records from before the binary summary are the JSON alone.
+    auto legacy = DecodeRunSummary(std::string_view(record).substr(record.find("{\"run\":")));
+    ASSERT_TRUE(legacy.has_value()) << legacy.error().ToString();
+    EXPECT_EQ(legacy->ToJson(true), summary->ToJson(true));
+    EXPECT_EQ(legacy->ToJson(false), summary->ToJson(false));
+    EXPECT_EQ(summary->ToJson(false), RunJson(state, false));
+    EXPECT_EQ(summary->ToJson(true), RunJson(state, true));
+    EXPECT_EQ(summary->id, state.id);
+    EXPECT_EQ(summary->version, state.version);
+    EXPECT_EQ(summary->deleted(), deleted);
+    EXPECT_TRUE(summary->warning());
+    EXPECT_EQ(summary->datastore_id, "ds-2");
+    EXPECT_EQ(summary->trigger_kind, "api");
+    EXPECT_EQ(summary->trigger_id, "ci");
+    EXPECT_EQ(summary->resumed_from, kOther);
+    EXPECT_FALSE(summary->rerun_of.has_value());
+    EXPECT_EQ(summary->created_at_ms, kT0);
+    EXPECT_EQ(summary->last_event_ms, state.last_event_ms);
+  }
+}
+
+TEST(RunStateTest, TruncatedRecordsAreCorruptionNotACrash) {
+  Folder f;
+  f.Add("created", R"({"operation":"scan","datastore":{"id":"ds-1","name":"Sales"}})", kT0);
+  const std::string record = EncodeRunRecord(f.state());
+  for (size_t size = 1; size < record.size(); ++size) {
+    const std::string_view cut(record.data(), size);
+    auto summary = DecodeRunSummary(cut);
+    auto state = DecodeRunRecord(cut);
+    EXPECT_FALSE(summary.has_value() && state.has_value()) << "size " << size;
+  }
 }
 
 // --- Through the ledger: what rerun and resume make ----------------------------------------
