@@ -47,6 +47,7 @@ class CapturingExchange : public server::Exchange {
     streamed_ = true;
     return std::make_shared<ClosedStream>();
   }
+  void Defer(std::function<void()> work) override { work(); }
   std::optional<server::Response> response_;
   bool streamed_ = false;
 };

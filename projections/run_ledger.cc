@@ -246,12 +246,16 @@ class AppendCommand : public RunCommand {
         return Status::Ok();
       }
     }
-    outcome_.run = **run;
+    // A refusal answers with the run as it is; a success does not need it.
     if (request_.if_match && *request_.if_match != (*run)->version) {
+      outcome_.run = **run;
       return Status(Code::kPreconditionFailed, "version_conflict",
                     "the run is at version " + std::to_string((*run)->version));
     }
-    RUNLEDGER_RETURN_IF_ERROR(CheckTransition(**run, request_));
+    if (Status allowed = CheckTransition(**run, request_); !allowed.ok()) {
+      outcome_.run = **run;
+      return allowed;
+    }
     Event event;
     event.type = request_.type;
     event.run_id = request_.run_id;
@@ -260,7 +264,6 @@ class AppendCommand : public RunCommand {
     event.occurred_at = request_.occurred_at;
     event.data = std::move(request_.data);
     outcome_.event = ctx.Append(std::move(event));
-    outcome_.run.reset();
     return Status::Ok();
   }
 

@@ -55,7 +55,8 @@ void Api::Call::CreateRun() {
   create.data = std::move(*body);
   auto self = shared_from_this();
   const std::optional<ledger::Uuid> run_id = create.run_id;
-  api_.ledger_.CreateRun(std::move(create), [self, run_id](const Status& status, projections::Outcome outcome) {
+  api_.ledger_.CreateRun(std::move(create), OnIoThread([self, run_id](const Status& status,
+                                                                             projections::Outcome outcome) {
     if (!status.ok()) return self->Fail(status, self->ConflictRun(status, std::move(outcome.run), run_id));
     if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
     const bool existing_run = outcome.repeated && !self->IdempotencyKeyHash();
@@ -64,7 +65,7 @@ void Api::Call::CreateRun() {
     response.set(http::field::location, "/v1/runs/" + id);
     if (outcome.event) response.set("X-Ledger-Position", std::to_string(outcome.event->position));
     self->Send(std::move(response));
-  });
+  }));
 }
 
 void Api::Call::AppendEvent(const std::string& run_id) {
@@ -94,13 +95,13 @@ void Api::Call::AppendEvent(const std::string& run_id) {
     append.if_match = version;
   }
   auto self = shared_from_this();
-  api_.ledger_.AppendEvent(std::move(append), [self, id](const Status& status, projections::Outcome outcome) {
+  api_.ledger_.AppendEvent(std::move(append), OnIoThread([self, id](const Status& status, projections::Outcome outcome) {
     if (!status.ok()) return self->Fail(status, self->ConflictRun(status, std::move(outcome.run), id));
     if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
     Response response = self->Json200(outcome.repeated ? 200 : 201, outcome.event->stored);
     response.set("X-Ledger-Position", std::to_string(outcome.event->position));
     self->Send(std::move(response));
-  });
+  }));
 }
 
 void Api::Call::RunAction(const std::string& run_id, projections::Action action) {
@@ -136,7 +137,7 @@ void Api::Call::RunAction(const std::string& run_id, projections::Action action)
   act.reason = std::move(reason);
   if (action != projections::Action::kDelete) act.idempotency_key_sha256 = IdempotencyKeyHash();
   auto self = shared_from_this();
-  api_.ledger_.Act(std::move(act), [self, action](const Status& status, projections::Outcome outcome) {
+  api_.ledger_.Act(std::move(act), OnIoThread([self, action](const Status& status, projections::Outcome outcome) {
     if (!status.ok()) return self->Fail(status, outcome.run);
     if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
     Response response(http::status::no_content, self->request_.version());
@@ -147,8 +148,27 @@ void Api::Call::RunAction(const std::string& run_id, projections::Action action)
     }
     if (outcome.event) response.set("X-Ledger-Position", std::to_string(outcome.event->position));
     self->Send(std::move(response));
-  });
+  }));
 }
+
+// A line's answer: a problem found while parsing, or what the ledger said.
+// The ledger's callbacks only record it; the lines are written on the I/O
+// thread once all are in, so the committer does not format them.
+struct Api::Call::BulkLine {
+  size_t line_number = 0;
+  std::string problem;  // set when refused before reaching the ledger
+  Status status;
+  bool repeated = false;
+  ledger::Uuid run_id{};
+  std::uint32_t seq = 0;
+  std::uint64_t position = 0;
+  ledger::Hash hash{};
+};
+
+struct Api::Call::BulkIngestState {
+  std::vector<BulkLine> results;
+  std::atomic<size_t> pending{1};  // one for the submitting loop
+};
 
 // Each line is judged alone and answered in order; all lines are submitted
 // at once so they share group commits.
@@ -156,44 +176,23 @@ void Api::Call::BulkIngest() {
   route_ = "bulk_ingest";
   if (!RequireRole({Role::kWorker})) return;
   if (!RequireJsonBody("application/x-ndjson")) return;
-  struct Bulk {
-    std::vector<std::string> results;
-    std::atomic<size_t> pending{1};  // one for the submitting loop
-  };
-  auto bulk = std::make_shared<Bulk>();
+  auto bulk = std::make_shared<BulkIngestState>();
   auto self = shared_from_this();
   auto finish = [self, bulk] {
     if (bulk->pending.fetch_sub(1) != 1) return;
-    std::string body;
-    for (const auto& line : bulk->results) {
-      body += line;
-      body.push_back('\n');
-    }
-    Response response = self->Json200(200, std::move(body));
-    response.set(http::field::content_type, "application/x-ndjson");
-    self->Send(std::move(response));
+    self->exchange_->Defer([self, bulk] { self->AnswerBulk(*bulk); });
   };
   // Parse every line first: results must not grow while answers arrive.
   std::vector<std::pair<size_t, projections::AppendRequest>> accepted;
-  std::vector<size_t> line_of;
   for (const NdjsonLine& entry : SplitNdjsonLines(request_.body())) {
-    const size_t line_number = entry.number;
-    const std::string_view line = entry.text;
     const size_t slot = bulk->results.size();
-    bulk->results.emplace_back();
-    line_of.push_back(line_number);
-    auto problem = [&, line_number, slot](const Status& status) {
-      const auto http_status = static_cast<unsigned>(HttpStatusFor(status.code()));
-      bulk->results[slot] = ProblemJson(http_status, status.reason(),
-                                        http::obsolete_reason(static_cast<http::status>(http_status)),
-                                        status.message(), request_id_,
-                                        [line_number](JsonWriter& w) { w.Key("line").Uint(line_number); });
-    };
-    if (line.size() > api_.options_.bulk_line_limit_bytes) {
+    bulk->results.emplace_back().line_number = entry.number;
+    auto problem = [&](const Status& status) { bulk->results[slot].problem = LineProblem(status, entry.number); };
+    if (entry.text.size() > api_.options_.bulk_line_limit_bytes) {
       problem(Status(Code::kPayloadTooLarge, "payload_too_large", "the line is over 1 MiB"));
       continue;
     }
-    auto event = ledger::ParseJson(line);
+    auto event = ledger::ParseJson(entry.text);
     if (!event) {
       problem(event.error());
       continue;
@@ -212,33 +211,58 @@ void Api::Call::BulkIngest() {
     accepted.emplace_back(slot, std::move(append));
   }
   bulk->pending.fetch_add(accepted.size());
-  const std::string request_id = request_id_;
   for (auto& entry : accepted) {
     // Not a structured binding: clang before 16 cannot capture one.
     const size_t slot = entry.first;
-    const size_t line_number = line_of[slot];
-    api_.ledger_.AppendEvent(std::move(entry.second), [bulk, slot, line_number, finish, request_id, self](
-                                                    const Status& status, projections::Outcome outcome) {
-      std::string result;
-      if (!status.ok()) {
-        const auto http_status = static_cast<unsigned>(HttpStatusFor(status.code()));
-        result = ProblemJson(http_status, status.reason(),
-                             http::obsolete_reason(static_cast<http::status>(http_status)),
-                             status.code() >= Code::kUnavailable ? "the store failed" : status.message(),
-                             request_id, [line_number](JsonWriter& w) { w.Key("line").Uint(line_number); });
-      } else {
-        if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
+    api_.ledger_.AppendEvent(std::move(entry.second), [bulk, slot, finish](const Status& status,
+                                                                          projections::Outcome outcome) {
+      BulkLine& result = bulk->results[slot];
+      result.status = status;
+      if (status.ok()) {
         const ledger::Event& e = *outcome.event;
-        JsonWriter w(&result);
-        w.BeginObject().Key("line").Uint(line_number).Key("status").Uint(outcome.repeated ? 200 : 201)
-            .Key("run_id").String(ledger::FormatUuid(e.run_id)).Key("seq").Uint(e.seq)
-            .Key("position").Uint(e.position).Key("hash").String(ledger::ToHex(e.hash)).EndObject();
+        result.repeated = outcome.repeated;
+        result.run_id = e.run_id;
+        result.seq = e.seq;
+        result.position = e.position;
+        result.hash = e.hash;
       }
-      bulk->results[slot] = std::move(result);
       finish();
     });
   }
   finish();
+}
+
+void Api::Call::AnswerBulk(const BulkIngestState& bulk) {
+  std::string body;
+  size_t appended = 0;
+  for (const auto& line : bulk.results) {
+    if (!line.problem.empty()) {
+      body += line.problem;
+    } else if (!line.status.ok()) {
+      const Status shown = line.status.code() >= Code::kUnavailable
+                               ? Status(line.status.code(), line.status.reason(), "the store failed")
+                               : line.status;
+      body += LineProblem(shown, line.line_number);
+    } else {
+      if (!line.repeated) ++appended;
+      JsonWriter w(&body);
+      w.BeginObject().Key("line").Uint(line.line_number).Key("status").Uint(line.repeated ? 200 : 201)
+          .Key("run_id").String(ledger::FormatUuid(line.run_id)).Key("seq").Uint(line.seq)
+          .Key("position").Uint(line.position).Key("hash").String(ledger::ToHex(line.hash)).EndObject();
+    }
+    body.push_back('\n');
+  }
+  if (appended > 0) api_.metrics_.RecordAppends(appended);
+  Response response = Json200(200, std::move(body));
+  response.set(http::field::content_type, "application/x-ndjson");
+  Send(std::move(response));
+}
+
+std::string Api::Call::LineProblem(const Status& status, size_t line_number) const {
+  const auto http_status = static_cast<unsigned>(HttpStatusFor(status.code()));
+  return ProblemJson(http_status, status.reason(),
+                     http::obsolete_reason(static_cast<http::status>(http_status)), status.message(),
+                     request_id_, [line_number](JsonWriter& w) { w.Key("line").Uint(line_number); });
 }
 
 }  // namespace runledger::server

@@ -67,6 +67,11 @@ class Exchange {
   // streams end when the connection closes. From here on the connection is
   // dedicated to the stream: requests pipelined after it are not answered.
   virtual std::shared_ptr<EventStream> StartStream(Response headers) = 0;
+
+  // Runs `work` on this connection's I/O thread, or drops it if the
+  // connection is gone. For answers that arrive on another thread (the
+  // ledger's committer): building the response there keeps that thread free.
+  virtual void Defer(std::function<void()> work) = 0;
 };
 
 // The API layer. Both members are called on I/O threads and must not block.

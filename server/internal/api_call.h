@@ -114,6 +114,16 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
     return {principal_->name, principal_->role == Role::kMember};
   }
   // Loads a run the caller may view; answers 404 otherwise.
+  // Wraps a ledger callback so that it runs on this request's I/O thread
+  // instead of the committer's.
+  projections::Done OnIoThread(projections::Done done) {
+    return [exchange = exchange_, done = std::move(done)](const Status& status,
+                                                          projections::Outcome outcome) mutable {
+      exchange->Defer([done = std::move(done), status, outcome = std::move(outcome)]() mutable {
+        done(status, std::move(outcome));
+      });
+    };
+  }
   std::optional<projections::RunSummary> VisibleRun(const std::string& id_text, bool allow_deleted);
   // `run`, or for a 409 that came without one (an idempotency conflict) the
   // run `id` as it is now, so that every 409 carries its status and actions.
@@ -147,6 +157,10 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
   void CreateRun();
   void AppendEvent(const std::string& run_id);
   void BulkIngest();
+  struct BulkLine;
+  struct BulkIngestState;
+  void AnswerBulk(const BulkIngestState& bulk);
+  std::string LineProblem(const Status& status, size_t line_number) const;
   void RunAction(const std::string& run_id, projections::Action action);
   void GetRun(const std::string& run_id);
   void ListRuns(bool counts);

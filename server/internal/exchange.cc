@@ -37,6 +37,10 @@ std::shared_ptr<EventStream> ExchangeImpl::StartStream(Response headers) {
   return stream;
 }
 
+void ExchangeImpl::Defer(std::function<void()> work) {
+  Session::Post(*core_, session_, [work = std::move(work)](Session&) { work(); });
+}
+
 void ExchangeImpl::PostAnswer(std::optional<Response> response) {
   Session::Post(*core_, session_,
                 [seq = seq_, response = std::move(response)](Session& session) mutable {

@@ -26,6 +26,7 @@ class ExchangeImpl final : public Exchange {
 
   void Send(Response response) override;
   std::shared_ptr<EventStream> StartStream(Response headers) override;
+  void Defer(std::function<void()> work) override;
 
  private:
   // Posts the answer (nullopt: abandoned) to the session's strand.
