@@ -101,6 +101,11 @@ rocksdb::ColumnFamilyOptions EventStore::Impl::TableOptions(const std::string& n
   table.block_cache = block_cache_;
   table.cache_index_and_filter_blocks = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Most Gets look for keys that are not in the active memtable (client ids
+  // and idempotency keys never seen, runs written before the last flush): a
+  // bloom filter over its keys skips the skip-list search for those.
+  options.memtable_whole_key_filtering = true;
+  options.memtable_prefix_bloom_size_ratio = 0.02;
   size_t suffix = 0;
   for (const auto* table : {&kLedgerOrderedSuffix, &options_.ordered_suffix_bytes}) {
     if (auto it = table->find(name); it != table->end()) suffix = it->second;
