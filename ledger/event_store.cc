@@ -336,11 +336,7 @@ void EventStore::Impl::RunBatch(std::vector<std::unique_ptr<Command>>& commands)
       size_.store(batch_events_.back().position, std::memory_order_release);
       last_recorded_ms_ = batch_time_ms_;
       for (const auto& [run_id, seq] : pending_heads_) stream_heads_[run_id] = seq;
-      if (hook_) {
-        // A copy: commands may hold the events Append returned until Complete.
-        const std::vector<Event> events(batch_events_.begin(), batch_events_.end());
-        hook_->OnCommitted(events);
-      }
+      if (hook_) hook_->OnCommitted(batch_events_);
     } else {
       writable_.store(false);
       last_recovery_attempt_ms_ = SteadyMs();

@@ -88,8 +88,9 @@ class BatchHook {
   // Adds what OnEvent deferred (state written once per batch, not once per
   // event) before the batch is written; same rule for appends and rebuild.
   virtual void OnBatchEnd(WriteContext& /*ctx*/) {}
-  // The batch holding `events` is durable.
-  virtual void OnCommitted(std::span<const Event> events) = 0;
+  // The batch holding `events` is durable. Not a span: the events stay
+  // where Append put them (references to them live until Complete).
+  virtual void OnCommitted(const std::deque<Event>& events) = 0;
   // The batch failed or the store reopened: drop state derived from unsynced events.
   virtual void OnReset() = 0;
 };

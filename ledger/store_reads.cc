@@ -217,7 +217,7 @@ Status EventStore::Impl::Rebuild() {
   if (hook_ == nullptr) return Status::Ok();
   hook_->OnReset();
   RebuildContext ctx(*this);
-  std::vector<Event> pending;
+  std::deque<Event> pending;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEventsTable)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto event = DecodeEvent(ToView(it->value()));

@@ -190,7 +190,7 @@ void RunProjection::RecordIdempotency(const ledger::Event& event, const RunState
   pending_idempotency_.emplace(key, event.position);
 }
 
-void RunProjection::OnCommitted(std::span<const ledger::Event> events) {
+void RunProjection::OnCommitted(const std::deque<ledger::Event>& events) {
   if (listener_ && listener_->active()) {
     // A listener that arrived mid-batch gets the run's latest state for
     // changes built before it came.
@@ -200,7 +200,8 @@ void RunProjection::OnCommitted(std::span<const ledger::Event> events) {
         change.state_json = RunJson(it->second, it->second.deleted());
       }
     }
-    listener_->OnChanges(events, pending_changes_);
+    const std::vector<ledger::Event> listened(events.begin(), events.end());
+    listener_->OnChanges(listened, pending_changes_);
   }
   pending_changes_.clear();
   pending_idempotency_.clear();

@@ -55,7 +55,7 @@ class RunProjection : public ledger::BatchHook {
 
   void OnEvent(const ledger::Event& event, ledger::WriteContext& ctx) override;
   void OnBatchEnd(ledger::WriteContext& ctx) override;
-  void OnCommitted(std::span<const ledger::Event> events) override;
+  void OnCommitted(const std::deque<ledger::Event>& events) override;
   void OnReset() override;
 
  private:

@@ -580,7 +580,7 @@ class CountingHook : public BatchHook {
     pending_counts_[key] = ++count;
     ctx.Put(kProjTable, key, std::to_string(count));
   }
-  void OnCommitted(std::span<const Event> events) override {
+  void OnCommitted(const std::deque<Event>& events) override {
     for (const Event& e : events) {
       EXPECT_EQ(e.position, committed_ + 1);
       committed_ = e.position;
