@@ -84,6 +84,12 @@ void Session::Pump() {
     if (no_more_requests_) return CloseAfterWrite();
   }
   DoRead();
+  // Every caller of Pump holds the session, so dropping self_ here is safe.
+  if (!slots_.empty() && !reading_ && !writing_) {
+    self_ = shared_from_this();
+  } else {
+    self_.reset();
+  }
   if (closing_) return;  // the linger deadline owns the timer
   const bool idle = nothing_pending && waiting_for_request_;
   if (idle && !timer_armed_) {
@@ -349,6 +355,7 @@ void Session::Terminate() {
   for (Slot& slot : slots) {
     if (slot.stream) slot.stream->Finish(/*discard=*/true);
   }
+  self_.reset();  // callers hold the session until they return
 }
 
 }  // namespace runledger::server::internal

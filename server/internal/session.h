@@ -21,8 +21,11 @@
 // kLingerTimeout, so the client reads that response instead of a reset.
 //
 // Lifetime: pending operations hold the session (shared_from_this);
-// Exchanges and streams hold it weakly. Once Terminate() has run and the
-// operations have completed, it is destroyed and leaves the registry.
+// Exchanges and streams hold it weakly. While an answer is awaited and no
+// operation is pending (no more requests will be read: Connection: close,
+// HTTP/1.0, a client that half-closed), the session holds itself, so the
+// late answer is still written. Once Terminate() has run and the operations
+// have completed, it is destroyed and leaves the registry.
 
 #include <chrono>
 #include <cstddef>
@@ -165,6 +168,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool draining_ = false;    // HttpServer::Stop()
   bool closing_ = false;     // half-closed after the final response
   bool terminated_ = false;  // socket closed; wait for pending ops
+  // Set while answers are awaited with no operation pending (see Lifetime).
+  std::shared_ptr<Session> self_;
 };
 
 template <typename Fn>

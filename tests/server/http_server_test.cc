@@ -241,6 +241,47 @@ TEST_F(HttpServerTest, SlowAnswerIsNotMistakenForIdleness) {
   EXPECT_EQ(res->body(), "late");
 }
 
+// Nothing more is read on these connections, so no pending read keeps the
+// session while the handler works: the answer must still be written.
+TEST_F(HttpServerTest, LateAnswerToTheLastRequestIsWritten) {
+  StartServer();  // one I/O thread
+  std::mutex mutex;
+  std::promise<std::shared_ptr<Exchange>> got;
+  handler_.handle = [&](Request request, std::shared_ptr<Exchange> exchange) {
+    if (request.target() != "/late") return TestHandler::Echo(std::move(request), exchange);
+    std::lock_guard lock(mutex);
+    got.set_value(std::move(exchange));
+  };
+  struct LastRequest {
+    std::string_view text;
+    bool half_close;  // the client shuts its sending side after it
+  };
+  const LastRequest requests[] = {
+      {"GET /late HTTP/1.0\r\n\r\n", false},
+      {"GET /late HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", false},
+      {"GET /late HTTP/1.1\r\nHost: test\r\n\r\n", true},
+  };
+  for (const LastRequest& request : requests) {
+    SCOPED_TRACE(request.text);
+    Client client(port());
+    ASSERT_TRUE(client.Write(request.text));
+    if (request.half_close) client.ShutdownSend();
+    auto exchange = got.get_future().get();
+    // A round trip on another connection: the one I/O thread has finished
+    // with the first request's handlers by then.
+    Client other(port());
+    ASSERT_TRUE(other.Write(Get("/ping")));
+    ASSERT_TRUE(other.Read().has_value());
+    exchange->Send(TestHandler::Text("late"));
+    auto res = client.Read();
+    ASSERT_TRUE(res.has_value());
+    EXPECT_EQ(res->body(), "late");
+    EXPECT_TRUE(client.WaitForClose());
+    std::lock_guard lock(mutex);
+    got = {};
+  }
+}
+
 TEST_F(HttpServerTest, ConnectionCloseAndHttp10AreHonored) {
   StartServer();
   {

@@ -117,6 +117,11 @@ bool Client::StaysQuietFor(std::chrono::milliseconds duration) {
   return quiet;
 }
 
+void Client::ShutdownSend() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
 void Client::Close() {
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);

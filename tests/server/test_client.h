@@ -48,6 +48,8 @@ class Client {
   // True if nothing arrives and the connection stays open for `duration`.
   bool StaysQuietFor(std::chrono::milliseconds duration);
 
+  // Half-closes: the server reads EOF, the client can still read.
+  void ShutdownSend();
   void Close();
 
  private:
