@@ -1,11 +1,9 @@
 // Compliance routes (SPEC section 6): GET /v1/export and GET /v1/ledger/proof.
 
-#include <memory>
-#include <unordered_map>
-
 #include "ledger/export.h"
 #include "ledger/merkle.h"
 #include "ledger/uuid.h"
+#include "projections/export_filter.h"
 #include "server/internal/api_call.h"
 
 namespace runledger::server {
@@ -17,34 +15,6 @@ namespace {
 // request, one request per I/O thread at a time); a longer export is refused
 // with 422 export_too_large and is made offline with `runledger export`.
 constexpr size_t kExportBodyMaxBytes = 256 << 20;
-// Runs whose operation and datastore an export remembers at once.
-constexpr size_t kRunCacheMax = 4096;
-
-// The run facts an export's filter and CSV columns need, from the run
-// projection (a run's operation and datastore never change).
-class RunFacts {
- public:
-  explicit RunFacts(const projections::RunQueries& queries) : queries_(queries) {}
-
-  Result<ledger::RunColumns> Of(const ledger::Event& e) {
-    if (auto it = cache_.find(e.run_id); it != cache_.end()) return it->second;
-    auto run = queries_.GetRun(e.run_id);
-    if (!run) return run.error();
-    if (!run->has_value()) {
-      return Status::Corruption("run " + ledger::FormatUuid(e.run_id) +
-                                " has events but no projection");
-    }
-    if (cache_.size() >= kRunCacheMax) cache_.clear();
-    ledger::RunColumns columns{(*run)->operation, DatastoreOf(**run)};
-    cache_.emplace(e.run_id, columns);
-    return columns;
-  }
-
- private:
-  const projections::RunQueries& queries_;
-  std::unordered_map<ledger::Uuid, ledger::RunColumns, ledger::UuidHash> cache_;
-};
-
 void WriteHashes(JsonWriter& w, const std::vector<ledger::Hash>& hashes) {
   w.BeginArray();
   for (const auto& h : hashes) w.String(ledger::ToHex(h));
@@ -71,29 +41,18 @@ void Api::Call::Export() {
   }
   const bool csv = format && *format == "csv";
   r.format = csv ? ledger::ExportFormat::kCsv : ledger::ExportFormat::kNdjson;
-  if (const std::string* ds = Param("datastore")) r.datastore = *ds;
-  std::optional<ledger::Uuid> run_id;
+  projections::ExportFilter filter;
+  if (const std::string* ds = Param("datastore")) filter.datastore = *ds;
   if (const std::string* text = Param("run_id")) {
-    run_id = ledger::ParseUuid(*text);
-    if (!run_id) return Problem(400, "bad_request", "run_id must be a run id");
-    r.run_id = ledger::FormatUuid(*run_id);
+    filter.run_id = ledger::ParseUuid(*text);
+    if (!filter.run_id) return Problem(400, "bad_request", "run_id must be a run id");
   }
   if (Param("since_size")) {
     std::uint64_t since = 0;
     if (!ParseUint("since_size", &since)) return;
     r.since_size = since;
   }
-  auto facts = std::make_shared<RunFacts>(api_.queries_);
-  if (r.datastore || run_id) {
-    r.matches = [facts, run_id, datastore = r.datastore](const ledger::Event& e) -> Result<bool> {
-      if (run_id && e.run_id != *run_id) return false;
-      if (!datastore) return true;
-      auto columns = facts->Of(e);
-      if (!columns) return columns.error();
-      return columns->datastore == *datastore;
-    };
-  }
-  if (csv) r.run_columns = [facts](const ledger::Event& e) { return facts->Of(e); };
+  projections::ApplyExportFilter(api_.queries_, filter, &r);
   std::string body;
   bool too_large = false;
   ledger::ExportSummary summary;

@@ -5,55 +5,26 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <memory>
 #include <sstream>
-#include <unordered_map>
 
 #include "ledger/export.h"
 #include "ledger/time.h"
 #include "ledger/uuid.h"
+#include "projections/export_filter.h"
 #include "projections/queries.h"
 #include "projections/run_ledger.h"
 
 namespace runledger::tools {
 namespace {
 
-constexpr size_t kRunCacheMax = 4096;
-
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// A run's operation and datastore for the export's filter and CSV columns,
-// from the run projection, with a bounded cache. (server/api_ledger.cc has
-// the same few lines: offline commands may not depend on server/.)
-class RunFacts {
- public:
-  explicit RunFacts(const projections::RunQueries& queries) : queries_(queries) {}
-
-  Result<ledger::RunColumns> Of(const ledger::Event& e) {
-    if (auto it = cache_.find(e.run_id); it != cache_.end()) return it->second;
-    auto run = queries_.GetRun(e.run_id);
-    if (!run) return run.error();
-    if (!run->has_value()) {
-      return Status::Corruption("run " + ledger::FormatUuid(e.run_id) +
-                                " has events but no projection (run `runledger rebuild`)");
-    }
-    if (cache_.size() >= kRunCacheMax) cache_.clear();
-    const ledger::Json* ds = (*run)->datastore.Find("id");
-    ledger::RunColumns columns{(*run)->operation, ds && ds->is_string() ? ds->string() : ""};
-    cache_.emplace(e.run_id, columns);
-    return columns;
-  }
-
- private:
-  const projections::RunQueries& queries_;
-  std::unordered_map<ledger::Uuid, ledger::RunColumns, ledger::UuidHash> cache_;
-};
-
-// Fills `r` from the options; false (after a message) when they are malformed.
+// Fills `r` and `filter` from the options; false (after a message) when
+// they are malformed.
 bool ToRequest(const ExportOptions& o, ledger::ExportRequest* r,
-               std::optional<ledger::Uuid>* run_id) {
+               projections::ExportFilter* filter) {
   const auto from = ledger::ParseRfc3339Ms(o.from);
   const auto to = ledger::ParseRfc3339Ms(o.to);
   if (!from || !to) {
@@ -68,14 +39,13 @@ bool ToRequest(const ExportOptions& o, ledger::ExportRequest* r,
   r->to_ms = *to;
   r->format = o.format == "csv" ? ledger::ExportFormat::kCsv : ledger::ExportFormat::kNdjson;
   r->since_size = o.since_size;
-  if (!o.datastore.empty()) r->datastore = o.datastore;
+  if (!o.datastore.empty()) filter->datastore = o.datastore;
   if (!o.run_id.empty()) {
-    *run_id = ledger::ParseUuid(o.run_id);
-    if (!*run_id) {
+    filter->run_id = ledger::ParseUuid(o.run_id);
+    if (!filter->run_id) {
       std::cerr << "runledger export: --run-id must be a run id (UUID)\n";
       return false;
     }
-    r->run_id = ledger::FormatUuid(**run_id);
   }
   return true;
 }
@@ -84,8 +54,8 @@ bool ToRequest(const ExportOptions& o, ledger::ExportRequest* r,
 
 int Export(const ExportOptions& o) {
   ledger::ExportRequest request;
-  std::optional<ledger::Uuid> run_id;
-  if (!ToRequest(o, &request, &run_id)) return 2;
+  projections::ExportFilter filter;
+  if (!ToRequest(o, &request, &filter)) return 2;
   ledger::StoreOptions options;
   options.data_dir = o.data_dir;
   options.signing_key_path = o.signing_key;
@@ -96,20 +66,7 @@ int Export(const ExportOptions& o) {
     return ledger.error().reason() == "data_dir_in_use" ? 3 : 1;
   }
   projections::RunQueries queries((*ledger)->store());
-  auto facts = std::make_shared<RunFacts>(queries);
-  if (request.datastore || run_id) {
-    request.matches = [facts, run_id,
-                       ds = request.datastore](const ledger::Event& e) -> Result<bool> {
-      if (run_id && e.run_id != *run_id) return false;
-      if (!ds) return true;
-      auto columns = facts->Of(e);
-      if (!columns) return columns.error();
-      return columns->datastore == *ds;
-    };
-  }
-  if (request.format == ledger::ExportFormat::kCsv) {
-    request.run_columns = [facts](const ledger::Event& e) { return facts->Of(e); };
-  }
+  projections::ApplyExportFilter(queries, filter, &request);
   const std::string partial = o.out.empty() ? "" : o.out + ".partial";
   std::ofstream file;
   if (!partial.empty()) {
