@@ -9,6 +9,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +18,8 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "fuzz/fuzz_check.h"
@@ -39,17 +43,66 @@ class ClosedStream : public server::EventStream {
   void OnClose(std::function<void()> callback) override { callback(); }
 };
 
-class CapturingExchange : public server::Exchange {
+// Keeps the answer (a stream's or a streamed body's headers count as one)
+// and drops streamed bytes. Exports answer from a worker thread: Wait() for
+// the end of the answer, so that one export at a time is in flight.
+class CapturingExchange : public server::Exchange,
+                          public std::enable_shared_from_this<CapturingExchange> {
  public:
-  void Send(server::Response response) override { response_ = std::move(response); }
+  void Send(server::Response response) override { Answer(std::move(response), true); }
   std::shared_ptr<server::EventStream> StartStream(server::Response headers) override {
     FUZZ_CHECK(headers.result_int() == 200);
     streamed_ = true;
+    Answer(std::move(headers), true);
     return std::make_shared<ClosedStream>();
   }
+  std::unique_ptr<server::BodyWriter> StartBody(server::Response headers) override {
+    Answer(std::move(headers), false);
+    return std::make_unique<DroppingBody>(shared_from_this());
+  }
+  // The answer once it is over; nullopt if none came within the deadline.
+  std::optional<server::Response> Wait() {
+    std::unique_lock lock(mutex_);
+    if (!changed_.wait_for(lock, std::chrono::seconds(10), [this] { return over_; })) {
+      return std::nullopt;
+    }
+    return response_;
+  }
   void Defer(std::function<void()> work) override { work(); }
-  std::optional<server::Response> response_;
   bool streamed_ = false;
+
+ private:
+  class DroppingBody : public server::BodyWriter {
+   public:
+    explicit DroppingBody(std::shared_ptr<CapturingExchange> exchange)
+        : exchange_(std::move(exchange)) {}
+    ~DroppingBody() override { exchange_->Over(); }
+    bool Write(std::string) override { return true; }
+    void Finish() override {}
+    void Abort() override {}
+
+   private:
+    const std::shared_ptr<CapturingExchange> exchange_;
+  };
+  void Answer(server::Response response, bool over) {
+    {
+      std::lock_guard lock(mutex_);
+      response_ = std::move(response);
+      over_ = over;
+    }
+    changed_.notify_all();
+  }
+  void Over() {
+    {
+      std::lock_guard lock(mutex_);
+      over_ = true;
+    }
+    changed_.notify_all();
+  }
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<server::Response> response_;
+  bool over_ = false;
 };
 
 struct World {
@@ -187,8 +240,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto exchange = std::make_shared<CapturingExchange>();
   world->api->Handle(std::move(request), exchange);
-  // Read routes answer before Handle returns; a write would answer later.
-  if (exchange->response_) CheckResponse(*exchange->response_, head);
+  // Only GET and HEAD come here: every route answers, reads before Handle
+  // returns, exports from their worker.
+  const std::optional<server::Response> response = exchange->Wait();
+  FUZZ_CHECK(response.has_value());
+  CheckResponse(*response, head);
   // Drop the subscriptions of the streams just closed.
   if (exchange->streamed_) world->api->live().OnChanges({}, {});
   return 0;

@@ -1,8 +1,9 @@
 #pragma once
 
 // The types the API layer codes against: a Handler receives each complete
-// request with an Exchange, and answers through it — once, with a Response
-// or by starting a Server-Sent Events stream. The transport
+// request with an Exchange, and answers through it — once, with a Response,
+// by starting a Server-Sent Events stream, or by starting a body streamed
+// with back-pressure. The transport
 // (server/http_server.h) owns sockets, framing, limits and timeouts; nothing
 // here does I/O.
 
@@ -46,12 +47,39 @@ class EventStream {
   virtual void OnClose(std::function<void()> callback) = 0;
 };
 
-// One request's answer. Call exactly one of Send / StartStream, once, from
-// any thread; later calls are ignored. Answers are written in request order,
-// so a slow answer delays the answers to requests pipelined after it.
-// Calling either after the connection is gone is harmless: Send drops the
-// response and StartStream returns a stream that is already closed. An
-// Exchange destroyed unanswered answers 500, so a connection never stalls.
+// A response body written as it is produced, at the pace of its reader
+// (Exchange::StartBody). Thread-safe, but Write blocks: call it from a
+// worker thread, never from an I/O thread, whose other connections (and
+// perhaps this one's writes) would stall with it.
+class BodyWriter {
+ public:
+  // A writer dropped without Finish() aborts: a body nobody ended is not whole.
+  virtual ~BodyWriter() = default;
+
+  // Queues `chunk`. Waits while the unsent backlog (queued plus being
+  // written) and `chunk` would pass ServerOptions::body_backlog_bytes; a
+  // larger chunk waits for an empty backlog. Returns false, dropping the
+  // chunk, once the body is over: the client left or stalled past
+  // write_timeout, the server is stopping, the request was a HEAD, or
+  // Finish/Abort was called.
+  virtual bool Write(std::string chunk) = 0;
+
+  // Ends the body: what was written is sent, then the last chunk (HTTP/1.1)
+  // and the connection closes. Idempotent.
+  virtual void Finish() = 0;
+
+  // Cuts the connection now, dropping unsent chunks and without the last
+  // chunk, so the client sees a truncated body. Nothing after Finish().
+  virtual void Abort() = 0;
+};
+
+// One request's answer. Call exactly one of Send / StartStream / StartBody,
+// once, from any thread; later calls are ignored. Answers are written in
+// request order, so a slow answer delays the answers to requests pipelined
+// after it. Calling any after the connection is gone is harmless: Send drops
+// the response and the others return a stream or writer that is already
+// closed. An Exchange destroyed unanswered answers 500, so a connection
+// never stalls.
 class Exchange {
  public:
   virtual ~Exchange() = default;
@@ -67,6 +95,13 @@ class Exchange {
   // streams end when the connection closes. From here on the connection is
   // dedicated to the stream: requests pipelined after it are not answered.
   virtual std::shared_ptr<EventStream> StartStream(Response headers) = 0;
+
+  // Sends `headers` as they are (status, Content-Type ...) but with
+  // Connection: close and no Content-Length, and returns the writer of the
+  // body that follows: chunked for HTTP/1.1, ended by closing the connection
+  // for HTTP/1.0; no heartbeats. As with StartStream, the connection then
+  // belongs to this answer. A HEAD gets the headers alone.
+  virtual std::unique_ptr<BodyWriter> StartBody(Response headers) = 0;
 
   // Runs `work` on this connection's I/O thread, or drops it if the
   // connection is gone. For answers that arrive on another thread (the

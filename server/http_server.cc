@@ -145,7 +145,8 @@ void HttpServer::Stop() {
   }
   // 1. No new connections. Sessions accepted before this are registered.
   CloseAcceptor();
-  // 2. Idle connections close, streams end, in-flight requests finish.
+  // 2. Idle connections close, event streams end, streamed bodies are cut
+  // (their writers' Write returns false), in-flight requests finish.
   for (const auto& session : core_->Sessions()) session->Drain();
   const auto now = std::chrono::steady_clock::now();
   if (!core_->WaitForNoSessions(now + core_->options().stop_timeout)) {
@@ -169,5 +170,9 @@ std::size_t HttpServer::open_connections() const {
 }
 
 std::size_t HttpServer::open_streams() const { return core_->stream_count(); }
+
+std::size_t HttpServer::body_backlog_peak_bytes() const { return core_->body_backlog_peak_bytes(); }
+
+std::size_t HttpServer::body_writers_waiting() const { return core_->body_writers_waiting(); }
 
 }  // namespace runledger::server

@@ -19,7 +19,8 @@
 //
 // Memory per connection is bounded by: the read buffer (header_limit_bytes
 // + 64 KiB), pipeline_depth requests and their answers (each body at most
-// its BodyLimit), and sse_backlog_bytes of unsent stream frames.
+// its BodyLimit), sse_backlog_bytes of unsent stream frames, and
+// body_backlog_bytes (or one larger chunk) of a streamed body's chunks.
 
 #include <atomic>
 #include <chrono>
@@ -69,6 +70,9 @@ struct ServerOptions {
   std::chrono::milliseconds sse_heartbeat{15000};
   // Unsent SSE bytes (queued plus being written) beyond this: disconnect.
   std::size_t sse_backlog_bytes = 1 << 20;
+  // Unsent bytes of a streamed body (Exchange::StartBody) beyond which
+  // BodyWriter::Write waits: the reader sets the pace, memory stays bounded.
+  std::size_t body_backlog_bytes = 1 << 20;
   // Connections beyond this are closed as soon as they are accepted.
   std::size_t max_connections = 10000;
   // Requests read ahead on one connection while earlier answers are pending.
@@ -108,6 +112,10 @@ class HttpServer {
   // For /metrics. Thread-safe.
   std::size_t open_connections() const;
   std::size_t open_streams() const;
+  // Streamed bodies: the largest unsent backlog any body reached since the
+  // server was made, and the BodyWriter::Write calls waiting for room now.
+  std::size_t body_backlog_peak_bytes() const;
+  std::size_t body_writers_waiting() const;
 
  private:
   enum class State { kNew, kRunning, kStopped };

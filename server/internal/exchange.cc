@@ -23,10 +23,18 @@ void ExchangeImpl::Send(Response response) {
 }
 
 std::shared_ptr<EventStream> ExchangeImpl::StartStream(Response headers) {
+  return Start(StreamMode::kEvents, std::move(headers));
+}
+
+std::unique_ptr<BodyWriter> ExchangeImpl::StartBody(Response headers) {
+  return std::make_unique<StreamBodyWriter>(Start(StreamMode::kBody, std::move(headers)));
+}
+
+std::shared_ptr<SseStream> ExchangeImpl::Start(StreamMode mode, Response headers) {
   if (answered_.exchange(true) || session_.expired()) {
     return std::make_shared<SseStream>(core_);  // closed from the start
   }
-  auto stream = std::make_shared<SseStream>(core_, session_);
+  auto stream = std::make_shared<SseStream>(core_, session_, mode);
   stream->Open();
   const bool posted = Session::Post(
       *core_, session_,

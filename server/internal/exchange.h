@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "server/http.h"
+#include "server/internal/sse_stream.h"
 
 namespace runledger::server::internal {
 
@@ -26,9 +27,12 @@ class ExchangeImpl final : public Exchange {
 
   void Send(Response response) override;
   std::shared_ptr<EventStream> StartStream(Response headers) override;
+  std::unique_ptr<BodyWriter> StartBody(Response headers) override;
   void Defer(std::function<void()> work) override;
 
  private:
+  // Both kinds of stream: hands `headers` and a new stream to the session.
+  std::shared_ptr<SseStream> Start(StreamMode mode, Response headers);
   // Posts the answer (nullopt: abandoned) to the session's strand.
   void PostAnswer(std::optional<Response> response);
 

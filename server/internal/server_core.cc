@@ -60,4 +60,10 @@ std::size_t ServerCore::stream_count() const {
   return streams_.size();
 }
 
+void ServerCore::RecordBodyBacklog(std::size_t bytes) {
+  std::size_t peak = body_backlog_peak_bytes_.load();
+  while (bytes > peak && !body_backlog_peak_bytes_.compare_exchange_weak(peak, bytes)) {
+  }
+}
+
 }  // namespace runledger::server::internal

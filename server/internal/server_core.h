@@ -79,11 +79,26 @@ class ServerCore {
   std::vector<std::shared_ptr<SseStream>> Streams();
   std::size_t stream_count() const;
 
+  // Streamed bodies (SseStream in body mode): the peak unsent backlog, and
+  // the writers waiting for room. Thread-safe.
+  void RecordBodyBacklog(std::size_t bytes);
+  std::size_t body_backlog_peak_bytes() const { return body_backlog_peak_bytes_.load(); }
+  void BodyWriterWaits(bool waiting) {
+    if (waiting) {
+      body_writers_waiting_.fetch_add(1);
+    } else {
+      body_writers_waiting_.fetch_sub(1);
+    }
+  }
+  std::size_t body_writers_waiting() const { return body_writers_waiting_.load(); }
+
  private:
   const ServerOptions options_;
   Handler& handler_;
   PostGate gate_;
   std::atomic<std::uint64_t> next_id_{0};
+  std::atomic<std::size_t> body_backlog_peak_bytes_{0};
+  std::atomic<std::size_t> body_writers_waiting_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable sessions_gone_;

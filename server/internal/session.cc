@@ -325,7 +325,7 @@ void Session::DoDrain() {
   if (terminated_) return;
   draining_ = true;
   for (Slot& slot : slots_) {
-    if (slot.stream) slot.stream->Close();
+    if (slot.stream) slot.stream->EndForShutdown();
   }
   Pump();
 }

@@ -13,12 +13,14 @@
 // Writing: `slots_` holds one entry per request in arrival order; the front
 // slot is written as soon as its answer is there, so answers leave in
 // request order whatever order the handler produces them in. A slot that
-// became an SSE stream stays at the front until the connection ends.
+// became a stream (SSE, or a body from StartBody) stays at the front until
+// the connection ends.
 //
 // Closing: Terminate() drops the connection at once (errors, deadlines,
-// overflow); CloseAfterWrite() half-closes after a final response and, if
-// the client sent more than was read, discards its input for at most
-// kLingerTimeout, so the client reads that response instead of a reset.
+// SSE overflow, an aborted body); CloseAfterWrite() half-closes after a
+// final response and, if the client sent more than was read, discards its
+// input for at most kLingerTimeout, so the client reads that response
+// instead of a reset.
 //
 // Lifetime: pending operations hold the session (shared_from_this);
 // Exchanges and streams hold it weakly. While an answer is awaited and no

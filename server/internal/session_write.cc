@@ -1,12 +1,14 @@
-// Session writing: answers in request order, and the SSE stream a slot may
-// become. Reading and lifecycle are in session.cc.
+// Session writing: answers in request order, and the stream a slot may
+// become (SSE, or a streamed body). Reading and lifecycle are in session.cc.
 //
-// SSE framing. HTTP/1.1: chunked transfer coding, one chunk per batch of
+// Stream framing. HTTP/1.1: chunked transfer coding, one chunk per batch of
 // frames taken from the stream's queue ("<hex size>\r\n<frames>\r\n"), and
 // Close() ends with the last chunk ("0\r\n\r\n") before the connection is
 // closed, so a client can tell a clean end from a cut. HTTP/1.0: the frames
 // as they are, ended by closing the connection. Both send Connection: close
-// because the connection is dedicated to the stream.
+// because the connection is dedicated to the stream. A HEAD gets the header
+// alone. Each write has the write_timeout deadline, so a reader that stops
+// reading is cut, which also releases a body writer waiting for room.
 
 #include <string_view>
 #include <utility>
@@ -69,12 +71,15 @@ void Session::OnStreamStart(std::uint64_t seq, Response headers,
   }
   streaming_ = true;
   no_more_requests_ = true;
-  headers.result(http::status::ok);
-  headers.version(slot->version);
-  if (headers.find(http::field::content_type) == headers.end()) {
-    headers.set(http::field::content_type, "text/event-stream");
+  const bool events = stream->mode() == StreamMode::kEvents;
+  if (events) {
+    headers.result(http::status::ok);
+    if (headers.find(http::field::content_type) == headers.end()) {
+      headers.set(http::field::content_type, "text/event-stream");
+    }
+    headers.set(http::field::cache_control, "no-store");
   }
-  headers.set(http::field::cache_control, "no-store");
+  headers.version(slot->version);
   if (headers.find(kRequestIdField) == headers.end()) {
     headers.set(kRequestIdField, slot->request_id);
   }
@@ -85,8 +90,8 @@ void Session::OnStreamStart(std::uint64_t seq, Response headers,
   stream_chunked_ = slot->version >= 11;
   slot->response = std::move(headers);
   slot->stream = std::move(stream);
-  if (draining_) slot->stream->Close();
-  StartHeartbeat();
+  if (draining_) slot->stream->EndForShutdown();
+  if (events) StartHeartbeat();
   Pump();
 }
 
@@ -96,7 +101,7 @@ void Session::OnStreamActivity(const std::shared_ptr<SseStream>& stream) {
     stream->Finish(/*discard=*/true);  // not (or no longer) ours
     return;
   }
-  if (stream->overflowed()) return Terminate();
+  if (stream->cut_requested()) return Terminate();
   if (stream->close_requested()) stream->Finish(/*discard=*/false);
   Pump();
 }
@@ -180,7 +185,12 @@ void Session::OnWriteStreamHeader(beast::error_code ec, std::size_t /*bytes*/) {
   outgoing_.reset();
   if (terminated_) return;
   if (ec) return Terminate();
-  slots_.front().stream_header_sent = true;
+  Slot& front = slots_.front();
+  front.stream_header_sent = true;
+  if (front.head) {  // the header is the whole answer
+    front.stream->Finish(/*discard=*/true);
+    return CloseAfterWrite();
+  }
   Pump();
 }
 

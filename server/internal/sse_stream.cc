@@ -8,12 +8,12 @@
 
 namespace runledger::server::internal {
 
-SseStream::SseStream(std::shared_ptr<ServerCore> core,
-                     std::weak_ptr<Session> session)
-    : core_(std::move(core)), session_(std::move(session)), id_(core_->NewId()) {}
+SseStream::SseStream(std::shared_ptr<ServerCore> core, std::weak_ptr<Session> session,
+                     StreamMode mode)
+    : core_(std::move(core)), session_(std::move(session)), id_(core_->NewId()), mode_(mode) {}
 
 SseStream::SseStream(std::shared_ptr<ServerCore> core)
-    : core_(std::move(core)), id_(0) {
+    : core_(std::move(core)), id_(0), mode_(StreamMode::kEvents) {
   closed_ = true;
   finished_ = true;
 }
@@ -36,7 +36,7 @@ bool SseStream::Write(std::string frame) {
       // The reader is too slow: drop it rather than grow without bound.
       // Always notify: the writer may be stuck on this very reader.
       closed_ = true;
-      overflowed_ = true;
+      cut_requested_ = true;
       notify = true;
     } else {
       backlog_bytes_ += frame.size();
@@ -50,6 +50,30 @@ bool SseStream::Write(std::string frame) {
   return accepted;
 }
 
+bool SseStream::WriteWhenRoom(std::string chunk) {
+  const std::size_t bound = core_->options().body_backlog_bytes;
+  bool notify = false;
+  {
+    std::unique_lock lock(mutex_);
+    auto has_room = [&] {
+      return closed_ || backlog_bytes_ == 0 || backlog_bytes_ + chunk.size() <= bound;
+    };
+    if (!has_room()) {
+      core_->BodyWriterWaits(true);
+      room_.wait(lock, has_room);
+      core_->BodyWriterWaits(false);
+    }
+    if (closed_) return false;
+    backlog_bytes_ += chunk.size();
+    core_->RecordBodyBacklog(backlog_bytes_);
+    queue_.push_back(std::move(chunk));
+    notify = !notify_pending_;
+    notify_pending_ = true;
+  }
+  if (notify) Notify();
+  return true;
+}
+
 void SseStream::Close() {
   {
     std::lock_guard lock(mutex_);
@@ -57,7 +81,27 @@ void SseStream::Close() {
     closed_ = true;
     close_requested_ = true;
   }
+  room_.notify_all();
   Notify();
+}
+
+void SseStream::Abort() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;  // finishing cleanly, or the connection is gone
+    closed_ = true;
+    cut_requested_ = true;
+  }
+  room_.notify_all();
+  Notify();
+}
+
+void SseStream::EndForShutdown() {
+  if (mode_ == StreamMode::kBody) {
+    Abort();
+  } else {
+    Close();
+  }
 }
 
 bool SseStream::closed() const {
@@ -92,13 +136,16 @@ std::size_t SseStream::TakeQueued(std::vector<std::string>* out) {
 }
 
 void SseStream::Sent(std::size_t bytes) {
-  std::lock_guard lock(mutex_);
-  backlog_bytes_ -= std::min(bytes, backlog_bytes_);
+  {
+    std::lock_guard lock(mutex_);
+    backlog_bytes_ -= std::min(bytes, backlog_bytes_);
+  }
+  room_.notify_all();
 }
 
-bool SseStream::overflowed() const {
+bool SseStream::cut_requested() const {
   std::lock_guard lock(mutex_);
-  return overflowed_;
+  return cut_requested_;
 }
 
 bool SseStream::close_requested() const {
@@ -119,6 +166,7 @@ void SseStream::Finish(bool discard) {
     finished_ = true;
     callbacks.swap(on_close_);
   }
+  room_.notify_all();
   core_->RemoveStream(id_);
   for (auto& callback : callbacks) callback();
 }

@@ -128,6 +128,23 @@ void Client::Close() {
   stream_.close();
 }
 
+std::optional<Response> ParseResponse(std::string_view raw) {
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  parser.eager(true);
+  beast::error_code ec;
+  while (!raw.empty() && !parser.is_done()) {
+    const std::size_t used = parser.put(net::buffer(raw.data(), raw.size()), ec);
+    if (ec == http::error::need_more) break;
+    if (ec) return std::nullopt;
+    if (used == 0) break;
+    raw.remove_prefix(used);
+  }
+  if (!parser.is_done()) parser.put_eof(ec);  // a body ended by the close
+  if (ec || !parser.is_done()) return std::nullopt;
+  return parser.release();
+}
+
 std::string Get(std::string_view target, std::string_view extra) {
   std::string request = "GET ";
   request.append(target).append(" HTTP/1.1\r\nHost: test\r\n");

@@ -58,6 +58,11 @@ class Client {
   boost::beast::flat_buffer buffer_;
 };
 
+// Parses one whole response from the bytes a Client read raw (chunked, or
+// ended by the connection's close); nullopt if it is incomplete or malformed
+// (a chunked body cut before its last chunk, say).
+std::optional<Response> ParseResponse(std::string_view raw);
+
 // "GET <target> HTTP/1.1" with Host and `extra` header lines ("A: b\r\n").
 std::string Get(std::string_view target, std::string_view extra = {});
 // "POST <target> HTTP/1.1" with Content-Length and `body`.
