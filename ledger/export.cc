@@ -245,6 +245,7 @@ Status WriteExport(EventStore& store, const ExportRequest& request,
     return {Code::kUnprocessable, "empty_range", "no event was recorded in [from, to)"};
   }
   const std::uint64_t last = *end - 1;
+  if (summary) *summary = {*first, last, 0, 0, cp};
 
   ChunkedOutput out(sink, request.chunk_bytes);
   const bool csv = request.format == ExportFormat::kCsv;
@@ -268,7 +269,10 @@ Status WriteExport(EventStore& store, const ExportRequest& request,
   if (!csv)
     RUNLEDGER_RETURN_IF_ERROR(AppendTrailer(store, request, cp, *first, last, out.buffer()));
   if (!out.Flush()) return Stopped();
-  if (summary) *summary = {*first, last, matched, out.bytes(), cp};
+  if (summary) {
+    summary->matched = matched;
+    summary->bytes = out.bytes();
+  }
   return Status::Ok();
 }
 

@@ -95,7 +95,10 @@ struct ExportSummary {
 // "out_of_range" when since_size is beyond the checkpoint. Later: the
 // matcher's errors, Corruption when a stored event does not match its own
 // hash, kUnavailable "export_stopped" when the sink said stop.
-// `summary` may be null. Thread-safe (as the store's reads are).
+// `summary` may be null; its first, last and checkpoint are set before the
+// first chunk reaches the sink (a streamed answer can name the range in its
+// headers), matched and bytes once the export is done. Thread-safe (as the
+// store's reads are).
 Status WriteExport(EventStore& store, const ExportRequest& request,
                    const std::function<bool(std::string_view chunk)>& sink,
                    ExportSummary* summary = nullptr);

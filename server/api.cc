@@ -19,9 +19,11 @@ std::string DatastoreOf(const RunState& s) {
   return id && id->is_string() ? id->string() : std::string();
 }
 
-
 Api::Api(ApiOptions options, projections::RunLedger& ledger)
-    : options_(options), ledger_(ledger), queries_(ledger.store(), &ledger.summaries()) {}
+    : options_(options),
+      ledger_(ledger),
+      queries_(ledger.store(), &ledger.summaries()),
+      exports_(options.exports_max) {}
 
 void Api::SetTokens(std::shared_ptr<const TokenFile> tokens) {
   {
@@ -179,12 +181,14 @@ void Api::Call::Route() {
     route_ = "metrics";
     auto& store = api_.ledger_.store();
     const auto cp = store.LatestCheckpoint();
-    Response response = Json200(200, api_.metrics_.Render({
-        {"runledger_ledger_events", static_cast<double>(store.size())},
-        {"runledger_ledger_checkpoint_size", cp ? static_cast<double>(cp->size) : 0.0},
-        {"runledger_ledger_writable", store.writable() ? 1.0 : 0.0},
-        {"runledger_live_subscriptions", static_cast<double>(api_.live_.size())}}) +
-        RenderCommitStats(store.Stats()));
+    Response response = Json200(
+        200, api_.metrics_.Render(
+                 {{"runledger_ledger_events", static_cast<double>(store.size())},
+                  {"runledger_ledger_checkpoint_size", cp ? static_cast<double>(cp->size) : 0.0},
+                  {"runledger_ledger_writable", store.writable() ? 1.0 : 0.0},
+                  {"runledger_live_subscriptions", static_cast<double>(api_.live_.size())},
+                  {"runledger_exports_in_flight", static_cast<double>(api_.exports_in_flight())}}) +
+                 RenderCommitStats(store.Stats()));
     response.set(http::field::content_type, "text/plain; version=0.0.4");
     Send(std::move(response));
     return;

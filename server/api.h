@@ -15,6 +15,7 @@
 #include "server/http.h"
 #include "server/live.h"
 #include "server/metrics.h"
+#include "server/worker_pool.h"
 
 namespace runledger::server {
 
@@ -22,6 +23,9 @@ struct ApiOptions {
   std::uint64_t body_limit_bytes = 1 << 20;        // every route but bulk ingest
   std::uint64_t bulk_body_limit_bytes = 64 << 20;  // POST /v1/events
   std::uint64_t bulk_line_limit_bytes = 1 << 20;
+  // GET /v1/export runs on its own worker thread, as it blocks on its
+  // reader; more at once than this answer 503 exports_busy.
+  std::size_t exports_max = 2;
   // Without a tokens file every caller is the admin "local", and only
   // loopback Host and Origin headers are served.
   bool local_mode = true;
@@ -35,6 +39,15 @@ class Api : public Handler {
   void SetTokens(std::shared_ptr<const TokenFile> tokens);
   Metrics& metrics() { return metrics_; }
   LiveHub& live() { return live_; }
+  // Exports being streamed (or about to be), as /metrics reports them.
+  std::size_t exports_in_flight() const { return exports_.running(); }
+
+  // Ends the export workers: refuses new exports (503), makes running ones
+  // stop at their next chunk or event, and joins them. Call after
+  // HttpServer::Stop(), which cuts their connections so that they end
+  // promptly, and before the ledger closes. Idempotent; the destructor
+  // calls it too.
+  void StopExports() { exports_.Stop(); }
 
   std::uint64_t BodyLimit(const http::request_header<>& header) override;
   void Handle(Request request, std::shared_ptr<Exchange> exchange) override;
@@ -49,6 +62,7 @@ class Api : public Handler {
   Metrics metrics_;
   mutable std::mutex tokens_mutex_;
   std::shared_ptr<const TokenFile> tokens_;
+  WorkerPool exports_;  // last: its threads are joined before the rest goes
   friend class Call;
 };
 

@@ -1,5 +1,8 @@
 // Compliance routes (SPEC section 6): GET /v1/export and GET /v1/ledger/proof.
 
+#include <cstdio>
+#include <memory>
+
 #include "ledger/export.h"
 #include "ledger/merkle.h"
 #include "ledger/uuid.h"
@@ -9,12 +12,13 @@
 namespace runledger::server {
 namespace {
 
-// The transport's only streamed body is the SSE stream, which closes a
-// reader whose backlog passes 1 MiB and offers no back-pressure, so an
-// export is built in memory and sent whole. This bounds that memory (per
-// request, one request per I/O thread at a time); a longer export is refused
-// with 422 export_too_large and is made offline with `runledger export`.
-constexpr size_t kExportBodyMaxBytes = 256 << 20;
+// What a client refused with 503 exports_busy is told to wait, in seconds.
+constexpr int kExportRetryAfterSeconds = 5;
+
+Status ExportsStopping() {
+  return {Code::kUnavailable, "export_stopped", "the server is stopping"};
+}
+
 void WriteHashes(JsonWriter& w, const std::vector<ledger::Hash>& hashes) {
   w.BeginArray();
   for (const auto& h : hashes) w.String(ledger::ToHex(h));
@@ -23,6 +27,8 @@ void WriteHashes(JsonWriter& w, const std::vector<ledger::Hash>& hashes) {
 
 }  // namespace
 
+// Checks the parameters here, on the I/O thread, then hands the export to a
+// worker: WriteExport blocks while the client reads.
 void Api::Call::Export() {
   route_ = "export";
   if (!RequireRole({Role::kAuditor})) return;
@@ -39,8 +45,8 @@ void Api::Call::Export() {
   if (format && *format != "ndjson" && *format != "csv") {
     return Problem(400, "bad_request", "format must be ndjson or csv");
   }
-  const bool csv = format && *format == "csv";
-  r.format = csv ? ledger::ExportFormat::kCsv : ledger::ExportFormat::kNdjson;
+  r.format =
+      format && *format == "csv" ? ledger::ExportFormat::kCsv : ledger::ExportFormat::kNdjson;
   projections::ExportFilter filter;
   if (const std::string* ds = Param("datastore")) filter.datastore = *ds;
   if (const std::string* text = Param("run_id")) {
@@ -53,30 +59,63 @@ void Api::Call::Export() {
     r.since_size = since;
   }
   projections::ApplyExportFilter(api_.queries_, filter, &r);
-  std::string body;
-  bool too_large = false;
-  ledger::ExportSummary summary;
+  if (r.matches) {
+    // A filtered CSV may go a long way without a row, hence without a Write
+    // that could fail: let StopExports() end it there too.
+    r.matches = [matches = std::move(r.matches),
+                 &exports = api_.exports_](const ledger::Event& e) -> Result<bool> {
+      if (exports.stopping()) return ExportsStopping();
+      return matches(e);
+    };
+  }
+  const bool accepted = api_.exports_.TryRun(
+      [self = shared_from_this(), r = std::move(r)] { self->StreamExport(r); });
+  if (!accepted) {
+    Response busy =
+        MakeProblem(503, "exports_busy", obsolete_reason(http::status::service_unavailable),
+                    "at most " + std::to_string(api_.options_.exports_max) +
+                        " exports run at once; retry later",
+                    request_id_, request_.version(), request_.keep_alive());
+    busy.set(http::field::retry_after, std::to_string(kExportRetryAfterSeconds));
+    Send(std::move(busy));
+  }
+}
+
+// The headers go with the first chunk, so an error found before it
+// (empty_range, out_of_range, no checkpoint) is still a problem answer; one
+// found after it can only cut the connection, and the bundle, which then
+// lacks its trailer, fails verification.
+void Api::Call::StreamExport(const ledger::ExportRequest& request) {
+  const bool csv = request.format == ledger::ExportFormat::kCsv;
+  ledger::ExportSummary summary;  // first and last are set before the first chunk
+  std::unique_ptr<BodyWriter> body;
+  std::uint64_t bytes_written = 0;
   const Status s = ledger::WriteExport(
-      api_.ledger_.store(), r,
+      api_.ledger_.store(), request,
       [&](std::string_view chunk) {
-        too_large = body.size() + chunk.size() > kExportBodyMaxBytes;
-        if (!too_large) body.append(chunk);
-        return !too_large;
+        if (!body) {
+          Response headers = Json200(200, "");
+          headers.set(http::field::content_type,
+                      csv ? "text/csv; charset=utf-8; header=present" : "application/x-ndjson");
+          headers.set(http::field::content_disposition,
+                      "attachment; filename=\"runledger-export-" + std::to_string(summary.first) +
+                          "-" + std::to_string(summary.last) + (csv ? ".csv\"" : ".ndjson\""));
+          headers.set("X-Request-Id", request_id_);
+          body = exchange_->StartBody(std::move(headers));
+        }
+        bytes_written += chunk.size();
+        return body->Write(std::string(chunk));
       },
       &summary);
-  if (too_large) {
-    return Problem(422, "export_too_large",
-                   "the export passes " + std::to_string(kExportBodyMaxBytes >> 20) +
-                       " MiB: narrow from/to, or run `runledger export` on the server");
+  if (!body) return Fail(s.ok() ? Status::Internal("the export wrote nothing") : s);
+  if (s.ok()) {
+    body->Finish();
+  } else {
+    body->Abort();
+    std::fprintf(stderr, "runledger: export %s cut after %llu bytes: %s\n", request_id_.c_str(),
+                 static_cast<unsigned long long>(bytes_written), s.message().c_str());
   }
-  if (!s.ok()) return Fail(s);
-  Response response = Json200(200, std::move(body));
-  response.set(http::field::content_type,
-               csv ? "text/csv; charset=utf-8; header=present" : "application/x-ndjson");
-  response.set(http::field::content_disposition,
-               "attachment; filename=\"runledger-export-" + std::to_string(summary.first) + "-" +
-                   std::to_string(summary.last) + (csv ? ".csv\"" : ".ndjson\""));
-  Send(std::move(response));
+  RecordAnswer(200);
 }
 
 void Api::Call::Proof() {

@@ -190,6 +190,7 @@ int Serve(const ServeOptions& options) {
   std::cerr << "runledger: shutting down\n";
   reaper.reset();
   http_server.Stop();
+  api.StopExports();  // their streams were cut; they read the ledger until they end
   (*ledger)->SetListener(nullptr);
   ledger->reset();
   std::cerr << "runledger: stopped cleanly\n";

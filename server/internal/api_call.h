@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ledger/export.h"
 #include "ledger/json_writer.h"
 #include "ledger/time.h"
 #include "server/api.h"
@@ -55,11 +56,15 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
 
   void Send(Response response) {
     response.set("X-Request-Id", request_id_);
+    RecordAnswer(response.result_int());
+    exchange_->Send(std::move(response));
+  }
+  // The request's metrics and access log line, once its answer is done.
+  void RecordAnswer(unsigned status) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    api_.metrics_.RecordRequest(route_, response.result_int(), seconds);
-    WriteAccessLog(response.result_int(), seconds);
-    exchange_->Send(std::move(response));
+    api_.metrics_.RecordRequest(route_, status, seconds);
+    WriteAccessLog(status, seconds);
   }
   void WriteAccessLog(unsigned status, double seconds) {
     std::string line;
@@ -172,6 +177,7 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
   void DownloadLog(const ledger::Uuid& run_id, int min_level);
   void Checkpoint();
   void Export();
+  void StreamExport(const ledger::ExportRequest& request);  // on an export worker
   void Proof();
   bool ParseRunFilter(projections::RunFilter* filter);
 

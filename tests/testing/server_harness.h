@@ -94,8 +94,8 @@ class TestServer {
   // Opens the ledger and starts serving, as `runledger serve` does. Errors
   // are the ledger's or the transport's.
   Status Start();
-  // Stops the transport (draining), detaches the live hub, closes the
-  // ledger. Idempotent.
+  // Stops the transport (draining) and the export workers, detaches the
+  // live hub, closes the ledger. Idempotent.
   void Stop();
   // Stop(), then Start() on the same directory (on a new port).
   Status Restart();
