@@ -20,7 +20,12 @@
 // Memory per connection is bounded by: the read buffer (header_limit_bytes
 // + 64 KiB), pipeline_depth requests and their answers (each body at most
 // its BodyLimit), sse_backlog_bytes of unsent stream frames, and
-// body_backlog_bytes (or one larger chunk) of a streamed body's chunks.
+// body_backlog_bytes (or one larger chunk) of a streamed body's chunks; with
+// TLS, also Asio's two 17 KiB record buffers, plus OpenSSL's and Beast's
+// while a record is in flight.
+//
+// HTTPS (ServerOptions::tls) is the same server on the same listener: each
+// connection starts with a TLS handshake, then everything above applies.
 
 #include <atomic>
 #include <chrono>
@@ -36,6 +41,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "ledger/status.h"
@@ -57,7 +63,9 @@ struct ServerOptions {
   // A request header (request line + fields) over this is 431.
   std::uint32_t header_limit_bytes = 16 * 1024;
   // A request's header must be complete within this of its first byte (of
-  // the accept, for a connection's first request): slowloris defence.
+  // the accept, for a connection's first request): slowloris defence. With
+  // TLS the handshake gets this long too, from the accept; the first
+  // request's header then has it again from the handshake's end.
   std::chrono::milliseconds header_timeout{10000};
   // A request's body must be complete within this of its header.
   std::chrono::milliseconds body_timeout{30000};
@@ -79,6 +87,9 @@ struct ServerOptions {
   std::size_t pipeline_depth = 16;
   // Stop() waits this long for in-flight requests before closing the rest.
   std::chrono::milliseconds stop_timeout{10000};
+  // Serve HTTPS with this context (LoadTlsContext, server/tls.h), shared by
+  // every connection; null serves plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class HttpServer {

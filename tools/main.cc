@@ -114,6 +114,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--stale-after", serve.stale_after,
                         "Abort runs with no event for this long (e.g. 30m); default off");
   serve_cmd->add_option("--io-threads", serve.io_threads, "I/O threads")->capture_default_str();
+  serve_cmd->add_option("--tls-cert", serve.tls_cert,
+                        "Serve HTTPS with this certificate chain (PEM; needs --tls-key)");
+  serve_cmd->add_option("--tls-key", serve.tls_key,
+                        "Private key of --tls-cert (PEM, unencrypted, mode 600)");
 
   std::string data_dir = "./data";
   auto* rebuild_cmd = app.add_subcommand("rebuild", "Drop every projection and replay all events");

@@ -13,6 +13,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/http_server.h"
+#include "server/tls.h"
 
 namespace runledger::tools {
 namespace {
@@ -137,6 +138,18 @@ int Serve(const ServeOptions& options) {
     }
     tokens = *loaded;
   }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    std::cerr << "runledger: --tls-cert and --tls-key go together\n";
+    return 2;
+  }
+  if (!options.tls_cert.empty()) {
+    auto tls = server::LoadTlsContext(options.tls_cert, options.tls_key);
+    if (!tls) {
+      std::cerr << "runledger: " << tls.error().message() << "\n";
+      return 2;
+    }
+    http.tls = std::move(*tls);
+  }
   if (options.signing_key.empty()) {
     std::cerr << "runledger: warning: the checkpoint signing key lives beside the data ("
               << options.data_dir << "/signing-key.pem); it protects against accidents, not against "
@@ -169,8 +182,8 @@ int Serve(const ServeOptions& options) {
   }
   std::unique_ptr<StaleRunReaper> reaper;
   if (stale_seconds > 0) reaper = std::make_unique<StaleRunReaper>(**ledger, stale_seconds * 1000);
-  std::cerr << "runledger: listening on " << http.address << ":" << http_server.port() << ", data in "
-            << options.data_dir << "\n";
+  std::cerr << "runledger: listening on " << http.address << ":" << http_server.port()
+            << (http.tls ? " (HTTPS)" : "") << ", data in " << options.data_dir << "\n";
 
   for (;;) {
     int sig = 0;

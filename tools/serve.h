@@ -11,6 +11,9 @@ struct ServeOptions {
   std::string signing_key;
   std::string stale_after;  // "" = off; seconds, or a number with s, m or h
   int io_threads = 1;
+  // Both set: HTTPS on the listener; both empty: plain HTTP.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Runs the service until SIGTERM/SIGINT; SIGHUP reloads the tokens file.

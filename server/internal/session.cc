@@ -43,7 +43,7 @@ bool ExpectsContinue(const http::request_header<>& header) {
 Session::Session(net::ip::tcp::socket socket, std::shared_ptr<ServerCore> core)
     : core_(std::move(core)),
       id_(core_->NewId()),
-      stream_(std::move(socket)),
+      stream_(std::move(socket), core_->options().tls.get()),
       executor_(stream_.get_executor()),
       buffer_(core_->options().header_limit_bytes + kReadChunkBytes),
       timer_(executor_),
@@ -72,7 +72,24 @@ void Session::Abort() {
   Post(*core_, weak_from_this(), [](Session& self) { self.Terminate(); });
 }
 
-void Session::DoStart() { Pump(); }
+void Session::DoStart() {
+  if (!stream_.tls()) return Pump();
+  // A client that never finishes its handshake is cut like a slow header.
+  // reading_ keeps Pump() from starting a read meanwhile.
+  reading_ = true;
+  stream_.expires_after(core_->options().header_timeout);
+  stream_.async_handshake(net::ssl::stream_base::server,
+                          beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+}
+
+void Session::OnHandshake(beast::error_code ec) {
+  reading_ = false;
+  if (terminated_) return;
+  // Not TLS (plain HTTP on this port, say), refused, or too slow: there is
+  // no channel to answer on.
+  if (ec) return Terminate();
+  Pump();
+}
 
 // The one place that decides what happens next; every completion ends here.
 void Session::Pump() {
@@ -330,17 +347,37 @@ void Session::DoDrain() {
   Pump();
 }
 
-// Half-close after the final response. If the client has sent more than we
-// read, closing now would reset the connection and the client could lose
-// the response (the 413 it must see while still uploading, say): then
-// discard its input until it closes too or kLingerTimeout passes.
+// Ends the connection after the final response. The linger deadline bounds
+// all of it: over TLS, sending close_notify (so the client can tell a
+// complete response from a cut one); then HalfClose.
 void Session::CloseAfterWrite() {
   closing_ = true;
-  beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-  if (ec || stream_.socket().available(ec) == 0 || ec) return Terminate();
   if (timer_armed_) DisarmTimer();
   ArmTimer(kLingerTimeout);
+  if (!stream_.tls()) return HalfClose();
+  writing_ = true;
+  stream_.expires_never();
+  stream_.async_shutdown(beast::bind_front_handler(&Session::OnCloseNotify, shared_from_this()));
+}
+
+void Session::OnCloseNotify(beast::error_code ec) {
+  writing_ = false;
+  if (terminated_) return;
+  if (ec) return Terminate();
+  HalfClose();  // TLS is done; reads now drain TCP
+}
+
+// Half-close. If the client has sent more than we read, closing now would
+// reset the connection and the client could lose the response (the 413 it
+// must see while still uploading, say): then discard its input until it
+// closes too or the linger deadline passes. Over TLS always: the client's
+// records come one by one, so an empty queue says little about whether it
+// is done, and a TLS client answers close_notify by closing anyway.
+void Session::HalfClose() {
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  if (ec) return Terminate();
+  if (!stream_.tls() && (stream_.socket().available(ec) == 0 || ec)) return Terminate();
   DoRead();
 }
 

@@ -4,6 +4,10 @@
 // (the socket's executor); other threads reach a session only by posting
 // through the ServerCore's gate (Exchange, SseStream, HttpServer::Stop).
 //
+// TLS: with ServerOptions::tls the stream is TLS over TCP, and the session
+// starts with the handshake (header_timeout, like a header); everything
+// after it is the same for HTTP and HTTPS.
+//
 // Reading: header (header_timeout, header_limit_bytes) -> Handler::BodyLimit
 // -> body (body_timeout, that limit) -> Handler::Handle, then the next
 // request is read ahead while answers are pending, up to pipeline_depth.
@@ -20,7 +24,8 @@
 // SSE overflow, an aborted body); CloseAfterWrite() half-closes after a
 // final response and, if the client sent more than was read, discards its
 // input for at most kLingerTimeout, so the client reads that response
-// instead of a reset.
+// instead of a reset. Over TLS it first sends close_notify, and always
+// discards (see HalfClose), all within that same kLingerTimeout.
 //
 // Lifetime: pending operations hold the session (shared_from_this);
 // Exchanges and streams hold it weakly. While an answer is awaited and no
@@ -45,6 +50,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "server/connection_stream.h"
 #include "server/http.h"
 #include "server/internal/server_core.h"
 
@@ -95,6 +101,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // --- Reading (session.cc). ---
   void DoStart();
+  void OnHandshake(boost::beast::error_code ec);
   void Pump();
   void DoRead();
   void DoWaitForRequest();
@@ -117,6 +124,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnTimer(std::uint64_t generation, boost::beast::error_code ec);
   void DoDrain();
   void CloseAfterWrite();
+  void OnCloseNotify(boost::beast::error_code ec);
+  void HalfClose();
   void Terminate();
 
   // --- Writing (session_write.cc). ---
@@ -133,7 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const std::shared_ptr<ServerCore> core_;
   const std::uint64_t id_;
-  boost::beast::tcp_stream stream_;
+  ConnectionStream stream_;  // TCP, or TLS over TCP
   const boost::asio::any_io_executor executor_;
   boost::beast::flat_buffer buffer_;
 

@@ -1,6 +1,7 @@
 // `runledger serve` as a process (SPEC sections 5 and 7): signals, the
 // tokens file reload, the stale-run reaper, local mode's loopback-only
-// listening, and a data directory held against offline commands.
+// listening, a data directory held against offline commands, and HTTPS
+// with --tls-cert/--tls-key.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 
 #include "tests/testing/server_harness.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_certificate.h"
 
 extern char** environ;
 
@@ -24,14 +26,17 @@ namespace runledger::server {
 namespace {
 
 using namespace std::chrono_literals;
+using runledger::testing::ClientTlsContext;
 using runledger::testing::CreatedBody;
 using runledger::testing::CreateRun;
 using runledger::testing::HttpClient;
 using runledger::testing::IsProblem;
+using runledger::testing::MakeTestCertificate;
 using runledger::testing::ParseBody;
 using runledger::testing::SseReader;
 using runledger::testing::Str;
 using runledger::testing::TempDir;
+using runledger::testing::TestCertificate;
 using runledger::testing::TestToken;
 using runledger::testing::TokenFor;
 using runledger::testing::WaitFor;
@@ -220,6 +225,75 @@ TEST_F(ServeTest, ATokensFileWithARepeatedNameIsRefusedAtStart) {
   ASSERT_TRUE(code.has_value());
   EXPECT_NE(*code, 0);
   EXPECT_NE(serve.output().find("repeated"), std::string::npos) << serve.output();
+}
+
+class ServeTlsTest : public ServeTest {
+ protected:
+  std::string cert() const { return dir_.str() + "/cert.pem"; }
+  std::string key() const { return dir_.str() + "/key.pem"; }
+
+  // `serve` with these TLS arguments must exit non-zero before listening,
+  // saying `why`.
+  void ExpectRefused(std::vector<std::string> tls_args, const std::string& why) {
+    std::vector<std::string> args = {"serve", "--data", data(), "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), tls_args.begin(), tls_args.end());
+    Process serve(args);
+    const std::optional<int> code = serve.WaitForExit();
+    ASSERT_TRUE(code.has_value()) << "still running with " << tls_args.back();
+    EXPECT_NE(*code, 0);
+    EXPECT_NE(serve.output().find(why), std::string::npos) << serve.output();
+    EXPECT_EQ(serve.output().find("listening on"), std::string::npos) << serve.output();
+  }
+
+  TestCertificate certificate_ = MakeTestCertificate();
+};
+
+TEST_F(ServeTlsTest, ServesHttpsWithTheGivenCertificateAndKey) {
+  certificate_.WriteFiles(cert(), key());
+  Process serve({"serve", "--data", data(), "--listen", "127.0.0.1:0", "--tls-cert", cert(),
+                 "--tls-key", key()});
+  const std::uint16_t port = serve.WaitForPort();
+  ASSERT_NE(port, 0) << serve.output();
+  EXPECT_NE(serve.output().find("(HTTPS)"), std::string::npos) << serve.output();
+  boost::asio::ssl::context client_tls = ClientTlsContext(certificate_);
+  HttpClient local(port, "", 0, &client_tls);
+  const std::string id = CreateRun(local);
+  EXPECT_EQ(local.Send("GET", "/v1/runs/" + id).result_int(), 200);
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.WaitForExit(), 0) << serve.output();
+}
+
+TEST_F(ServeTlsTest, RefusesToStartWithoutUsableCertificateAndPrivateKey) {
+  certificate_.WriteFiles(cert(), key());
+  ExpectRefused({"--tls-cert", cert()}, "--tls-cert and --tls-key go together");
+  ExpectRefused({"--tls-key", key()}, "--tls-cert and --tls-key go together");
+  ExpectRefused({"--tls-cert", dir_.str() + "/missing.pem", "--tls-key", key()},
+                "cannot read TLS certificate file " + dir_.str() + "/missing.pem");
+  ExpectRefused({"--tls-cert", cert(), "--tls-key", dir_.str() + "/missing.pem"},
+                "cannot read TLS key file " + dir_.str() + "/missing.pem");
+
+  const std::string garbage = dir_.str() + "/garbage.pem";
+  std::ofstream(garbage) << "not a certificate\n";
+  chmod(garbage.c_str(), 0600);
+  ExpectRefused({"--tls-cert", garbage, "--tls-key", key()},
+                "TLS certificate file " + garbage + " holds no usable PEM certificate");
+  ExpectRefused({"--tls-cert", cert(), "--tls-key", garbage},
+                "TLS key file " + garbage + " holds no unencrypted PEM private key");
+
+  // A key that is not the certificate's.
+  const std::string other_key = dir_.str() + "/other-key.pem";
+  MakeTestCertificate().WriteFiles(dir_.str() + "/other-cert.pem", other_key);
+  ExpectRefused({"--tls-cert", cert(), "--tls-key", other_key},
+                "TLS key file " + other_key + " holds no unencrypted PEM private key matching");
+}
+
+TEST_F(ServeTlsTest, RefusesAKeyThatGroupOrOthersMayRead) {
+  certificate_.WriteFiles(cert(), key());
+  for (mode_t mode : {0644, 0640, 0604, 0620}) {
+    chmod(key().c_str(), mode);
+    ExpectRefused({"--tls-cert", cert(), "--tls-key", key()},
+                  "TLS key file " + key() + " is accessible by group or others; chmod 600 it");
+  }
 }
 
 }  // namespace

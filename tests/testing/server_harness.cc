@@ -6,6 +6,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <thread>
@@ -149,14 +150,35 @@ std::uint16_t TestServer::port() const { return http_ ? http_->port() : 0; }
 
 // --- HttpClient ---------------------------------------------------------------
 
-HttpClient::HttpClient(std::uint16_t port, std::string token, int receive_buffer_bytes)
-    : port_(port), token_(std::move(token)), receive_buffer_bytes_(receive_buffer_bytes) {}
+beast::error_code ConnectTo(server::ConnectionStream& stream, std::uint16_t port,
+                            net::io_context& io_context) {
+  constexpr const char* kHost = "127.0.0.1";
+  beast::error_code ec;
+  stream.expires_after(kDeadline);
+  stream.tcp().async_connect(tcp::endpoint(net::ip::make_address(kHost), port),
+                             [&ec](beast::error_code connect_ec) { ec = connect_ec; });
+  RunOne(io_context);
+  if (ec || !stream.tls()) return ec;
+  stream.tls_stream()->set_verify_callback(net::ssl::host_name_verification(kHost));
+  stream.expires_after(kDeadline);
+  stream.async_handshake(net::ssl::stream_base::client,
+                         [&ec](beast::error_code handshake_ec) { ec = handshake_ec; });
+  RunOne(io_context);
+  return ec;
+}
+
+HttpClient::HttpClient(std::uint16_t port, std::string token, int receive_buffer_bytes,
+                       net::ssl::context* tls)
+    : port_(port),
+      token_(std::move(token)),
+      receive_buffer_bytes_(receive_buffer_bytes),
+      tls_(tls) {}
 
 HttpClient::~HttpClient() { Close(); }
 
 bool HttpClient::EnsureConnected() {
   if (stream_ && stream_->socket().is_open()) return true;
-  stream_ = std::make_unique<beast::tcp_stream>(io_context_);
+  stream_ = std::make_unique<server::ConnectionStream>(tcp::socket(io_context_), tls_);
   buffer_.clear();
   beast::error_code ec;
   stream_->socket().open(tcp::v4(), ec);
@@ -167,10 +189,7 @@ bool HttpClient::EnsureConnected() {
     last_error_ = "socket: " + ec.message();
     return false;
   }
-  stream_->expires_after(kDeadline);
-  stream_->async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
-                         [&ec](beast::error_code connect_ec) { ec = connect_ec; });
-  RunOne(io_context_);
+  ec = ConnectTo(*stream_, port_, io_context_);
   if (ec) {
     last_error_ = "connect: " + ec.message();
     stream_.reset();
@@ -318,17 +337,13 @@ bool HttpClient::TrickleUntilClosed(std::string_view piece, std::chrono::millise
 // --- SseReader ----------------------------------------------------------------
 
 SseReader::SseReader(std::uint16_t port, std::string_view target, std::string token,
-                     const Headers& headers)
-    : stream_(io_context_) {
+                     const Headers& headers, net::ssl::context* tls)
+    : stream_(tcp::socket(io_context_), tls) {
   HttpClient format(port, std::move(token));
   Headers all = {{"Accept", "text/event-stream"}};
   all.insert(all.end(), headers.begin(), headers.end());
   const std::string request = format.Format("GET", target, "", all);
-  beast::error_code ec;
-  stream_.expires_after(kDeadline);
-  stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
-                        [&ec](beast::error_code connect_ec) { ec = connect_ec; });
-  RunOne(io_context_);
+  beast::error_code ec = ConnectTo(stream_, port, io_context_);
   if (!ec) {
     net::async_write(stream_, net::buffer(request),
                      [&ec](beast::error_code write_ec, std::size_t) { ec = write_ec; });

@@ -5,7 +5,8 @@
 // front of it on 127.0.0.1 with a port the OS picks, and can stop and open
 // again on the same directory. HttpClient and SseReader are small blocking
 // Beast clients; every call has a deadline, so a test never hangs and never
-// sleeps to wait for the server.
+// sleeps to wait for the server. Both speak HTTPS when given a client TLS
+// context (see tests/testing/test_certificate.h), which must outlive them.
 //
 // Threading: a TestServer, HttpClient or SseReader is driven by one test
 // thread; the server itself runs on its own I/O and committer threads.
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -31,6 +33,7 @@
 #include "projections/run_ledger.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/connection_stream.h"
 #include "server/http_server.h"
 #include "tests/testing/temp_dir.h"
 
@@ -72,7 +75,8 @@ struct TestServerOptions {
   // Empty: a fresh temporary directory, owned by the TestServer and kept
   // across Restart().
   std::string data_dir;
-  // address and port are forced to 127.0.0.1:0 (port() tells which).
+  // address and port are forced to 127.0.0.1:0 (port() tells which). Set
+  // http.tls to serve HTTPS.
   server::ServerOptions http = ShortTimeouts();
   // local_mode is set from `tokens`.
   server::ApiOptions api;
@@ -121,14 +125,23 @@ class TestServer {
   std::unique_ptr<server::HttpServer> http_;
 };
 
+// Connects `stream` to 127.0.0.1:port within kDeadline, running
+// `io_context` (the stream's) until done. If the stream is TLS, also
+// completes the client handshake, verifying that the server's certificate
+// names 127.0.0.1 (the context's verify mode says whether a mismatch fails).
+boost::beast::error_code ConnectTo(server::ConnectionStream& stream, std::uint16_t port,
+                                   boost::asio::io_context& io_context);
+
 // A blocking HTTP/1.1 client with one keep-alive connection to
 // 127.0.0.1:port, opened on first use and again after the server closed it.
 class HttpClient {
  public:
   // `token` (if not empty) is sent as "Authorization: Bearer <token>".
   // `receive_buffer_bytes` (if not 0) shrinks the socket's receive buffer,
-  // for a client that never reads.
-  explicit HttpClient(std::uint16_t port, std::string token = "", int receive_buffer_bytes = 0);
+  // for a client that never reads. With `tls`, each connection is HTTPS,
+  // verifying the server's certificate for 127.0.0.1 against `tls`.
+  explicit HttpClient(std::uint16_t port, std::string token = "", int receive_buffer_bytes = 0,
+                      boost::asio::ssl::context* tls = nullptr);
   ~HttpClient();
 
   // Sends one request and reads its answer. Sends Host, the token, and
@@ -142,7 +155,8 @@ class HttpClient {
   // One response; nullopt on EOF, error or timeout.
   std::optional<Response> Read(std::chrono::milliseconds timeout = kDeadline);
   // True if the server ends the connection within `timeout`; bytes it sends
-  // meanwhile are discarded.
+  // meanwhile are discarded. Over TLS the end is the server's close_notify
+  // or the TCP close, whichever comes first.
   bool WaitForClose(std::chrono::milliseconds timeout);
   // A slowloris client: writes `piece` every `every` until the server ends
   // the connection (true) or `timeout` passes (false).
@@ -164,8 +178,9 @@ class HttpClient {
   std::uint16_t port_;
   std::string token_;
   int receive_buffer_bytes_;
+  boost::asio::ssl::context* tls_;
   boost::asio::io_context io_context_;
-  std::unique_ptr<boost::beast::tcp_stream> stream_;
+  std::unique_ptr<server::ConnectionStream> stream_;
   boost::beast::flat_buffer buffer_;
   int connects_ = 0;
   std::string last_error_;
@@ -178,11 +193,12 @@ struct SseEvent {
 };
 
 // A GET with "Accept: text/event-stream" on its own connection, read frame
-// by frame. Comments (heartbeats, ": run ended") are kept apart.
+// by frame. Comments (heartbeats, ": run ended") are kept apart. With `tls`,
+// over HTTPS as HttpClient does.
 class SseReader {
  public:
   SseReader(std::uint16_t port, std::string_view target, std::string token = "",
-            const Headers& headers = {});
+            const Headers& headers = {}, boost::asio::ssl::context* tls = nullptr);
   ~SseReader();
 
   // The response header has arrived (status() is then meaningful).
@@ -217,7 +233,7 @@ class SseReader {
   std::optional<SseEvent> TakeEvent();
 
   boost::asio::io_context io_context_;
-  boost::beast::tcp_stream stream_;
+  server::ConnectionStream stream_;
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
   std::string pending_;
