@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "fuzz/fuzz_check.h"
 #include "ledger/json.h"
@@ -60,10 +61,11 @@ class CapturingExchange : public server::Exchange,
     Answer(std::move(headers), false);
     return std::make_unique<DroppingBody>(shared_from_this());
   }
-  // The answer once it is over; nullopt if none came within the deadline.
+  // The answer once it is over; nullopt if none came within 5 s (half of
+  // run.sh's -timeout, so a request left unanswered fails here, by name).
   std::optional<server::Response> Wait() {
     std::unique_lock lock(mutex_);
-    if (!changed_.wait_for(lock, std::chrono::seconds(10), [this] { return over_; })) {
+    if (!changed_.wait_for(lock, std::chrono::seconds(5), [this] { return over_; })) {
       return std::nullopt;
     }
     return response_;
@@ -244,6 +246,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // returns, exports from their worker.
   const std::optional<server::Response> response = exchange->Wait();
   FUZZ_CHECK(response.has_value());
+  // An export's worker counts as in flight until its thread is free, a little
+  // after the answer: wait for it, or the next inputs could find every export
+  // slot taken and be answered 503.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (world->api->exports_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  FUZZ_CHECK(world->api->exports_in_flight() == 0);
   CheckResponse(*response, head);
   // Drop the subscriptions of the streams just closed.
   if (exchange->streamed_) world->api->live().OnChanges({}, {});

@@ -10,24 +10,21 @@ namespace {
 // Runs whose facts one export remembers at once.
 constexpr size_t kRunCacheMax = 4096;
 
-// A run's operation and datastore id, from its projection.
+// A run's operation and datastore id, from its projection's summary.
 class RunFacts {
  public:
   explicit RunFacts(const RunQueries& queries) : queries_(queries) {}
 
   Result<ledger::RunColumns> Of(const ledger::Event& e) {
     if (auto it = cache_.find(e.run_id); it != cache_.end()) return it->second;
-    auto run = queries_.GetRun(e.run_id);
+    auto run = queries_.GetRunSummary(e.run_id);
     if (!run) return run.error();
     if (!run->has_value()) {
       return Status::Corruption("run " + ledger::FormatUuid(e.run_id) +
                                 " has events but no projection (run `runledger rebuild`)");
     }
     if (cache_.size() >= kRunCacheMax) cache_.clear();
-    const ledger::Json* datastore = (*run)->datastore.Find("id");
-    ledger::RunColumns columns{(*run)->operation, datastore && datastore->is_string()
-                                                      ? datastore->string()
-                                                      : std::string()};
+    ledger::RunColumns columns{(*run)->operation, (*run)->datastore_id};
     cache_.emplace(e.run_id, columns);
     return columns;
   }
