@@ -9,11 +9,6 @@ namespace {
 
 constexpr size_t kRunCacheMax = 200000;
 
-std::string DatastoreId(const RunState& state) {
-  const Json* id = state.datastore.Find("id");
-  return id && id->is_string() ? id->string() : std::string();
-}
-
 std::string TriggeredBy(const RunState& state) {
   const Json* kind = state.triggered_by.Find("kind");
   const Json* id = state.triggered_by.Find("id");

@@ -83,7 +83,7 @@ RunSummary SummaryOf(const RunState& s) {
   summary.last_event_ms = s.last_event_ms;
   summary.status = s.status;
   summary.operation = s.operation;
-  summary.datastore_id = StringMember(s.datastore, "id");
+  summary.datastore_id = DatastoreId(s);
   summary.trigger_kind = StringMember(s.triggered_by, "kind");
   summary.trigger_id = StringMember(s.triggered_by, "id");
   summary.rerun_of = s.rerun_of;

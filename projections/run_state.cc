@@ -195,6 +195,11 @@ void Fold(RunState& state, const ledger::Event& event) {
   state.last_event_ms = event.recorded_at_ms;
 }
 
+std::string DatastoreId(const RunState& state) {
+  const std::string* id = StringAt(state.datastore, "id");
+  return id ? *id : std::string();
+}
+
 void AppendRunJson(const RunState& s, bool with_deleted, std::string* out) {
   JsonWriter w(out);
   w.BeginObject();

@@ -64,6 +64,9 @@ struct RunState {
   std::optional<std::int64_t> MetricValue(std::string_view name) const;
 };
 
+// The run's datastore id ("" if it has none).
+std::string DatastoreId(const RunState& state);
+
 // Applies one already-validated event. Events come in seq order.
 void Fold(RunState& state, const ledger::Event& event);
 

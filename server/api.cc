@@ -14,10 +14,6 @@
 #include "server/web_assets.h"
 
 namespace runledger::server {
-std::string DatastoreOf(const RunState& s) {
-  const Json* id = s.datastore.Find("id");
-  return id && id->is_string() ? id->string() : std::string();
-}
 
 Api::Api(ApiOptions options, projections::RunLedger& ledger)
     : options_(options),

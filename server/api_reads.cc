@@ -437,10 +437,9 @@ void Api::Call::LiveRuns() {
     covered = 0;
     CatchUp catch_up(*stream);
     for (const auto& [position, run_id] : order) {
-      auto run = api_.queries_.GetRun(run_id);
-      if (!run || !run->has_value() || !may_view(DatastoreOf(**run))) continue;
-      const bool deleted = (*run)->deleted();
-      if (!catch_up.Write(SseFrame(position, projections::RunJson(**run, deleted)))) break;
+      auto run = api_.queries_.GetRunSummary(run_id);
+      if (!run || !run->has_value() || !may_view((*run)->datastore_id)) continue;
+      if (!catch_up.Write(SseFrame(position, (*run)->ToJson(/*with_deleted=*/true)))) break;
       covered = std::max(covered, position);
     }
     if (catch_up.EndIfCut()) return api_.metrics_.RecordRequest(route_, 200, 0);

@@ -23,7 +23,7 @@ std::optional<RunState> Api::Call::ConflictRun(const Status& status, std::option
                                                const std::optional<ledger::Uuid>& id) {
   if (run || !id || status.code() != Code::kConflict) return run;
   auto now = api_.queries_.GetRun(*id);
-  if (!now || !now->has_value() || !principal_->CanView(DatastoreOf(**now))) return std::nullopt;
+  if (!now || !now->has_value() || !principal_->CanView(projections::DatastoreId(**now))) return std::nullopt;
   return std::move(**now);
 }
 
@@ -58,7 +58,6 @@ void Api::Call::CreateRun() {
   api_.ledger_.CreateRun(std::move(create), OnIoThread([self, run_id](const Status& status,
                                                                              projections::Outcome outcome) {
     if (!status.ok()) return self->Fail(status, self->ConflictRun(status, std::move(outcome.run), run_id));
-    if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
     const bool existing_run = outcome.repeated && !self->IdempotencyKeyHash();
     Response response = self->Json200(existing_run ? 200 : 201, projections::RunJson(*outcome.run));
     const std::string id = ledger::FormatUuid(outcome.run->id);
@@ -97,7 +96,6 @@ void Api::Call::AppendEvent(const std::string& run_id) {
   auto self = shared_from_this();
   api_.ledger_.AppendEvent(std::move(append), OnIoThread([self, id](const Status& status, projections::Outcome outcome) {
     if (!status.ok()) return self->Fail(status, self->ConflictRun(status, std::move(outcome.run), id));
-    if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
     Response response = self->Json200(outcome.repeated ? 200 : 201, outcome.event->stored);
     response.set("X-Ledger-Position", std::to_string(outcome.event->position));
     self->Send(std::move(response));
@@ -139,7 +137,6 @@ void Api::Call::RunAction(const std::string& run_id, projections::Action action)
   auto self = shared_from_this();
   api_.ledger_.Act(std::move(act), OnIoThread([self, action](const Status& status, projections::Outcome outcome) {
     if (!status.ok()) return self->Fail(status, outcome.run);
-    if (!outcome.repeated) self->api_.metrics_.RecordAppends(1);
     Response response(http::status::no_content, self->request_.version());
     if (action != projections::Action::kDelete) {
       const bool creates = action != projections::Action::kAbort;
@@ -234,7 +231,6 @@ void Api::Call::BulkIngest() {
 
 void Api::Call::AnswerBulk(const BulkIngestState& bulk) {
   std::string body;
-  size_t appended = 0;
   for (const auto& line : bulk.results) {
     if (!line.problem.empty()) {
       body += line.problem;
@@ -244,7 +240,6 @@ void Api::Call::AnswerBulk(const BulkIngestState& bulk) {
                                : line.status;
       body += LineProblem(shown, line.line_number);
     } else {
-      if (!line.repeated) ++appended;
       JsonWriter w(&body);
       w.BeginObject().Key("line").Uint(line.line_number).Key("status").Uint(line.repeated ? 200 : 201)
           .Key("run_id").String(ledger::FormatUuid(line.run_id)).Key("seq").Uint(line.seq)
@@ -252,7 +247,6 @@ void Api::Call::AnswerBulk(const BulkIngestState& bulk) {
     }
     body.push_back('\n');
   }
-  if (appended > 0) api_.metrics_.RecordAppends(appended);
   Response response = Json200(200, std::move(body));
   response.set(http::field::content_type, "application/x-ndjson");
   Send(std::move(response));

@@ -40,8 +40,6 @@ std::string Metrics::Render(const std::map<std::string, double>& gauges) const {
                   static_cast<unsigned long long>(series.count));
     out += line;
   }
-  out += "# TYPE runledger_appended_events_total counter\n";
-  out += "runledger_appended_events_total " + std::to_string(appends_.load()) + "\n";
   for (const auto& [name, value] : gauges) {
     std::snprintf(line, sizeof line, "# TYPE %s gauge\n%s %g\n", name.c_str(), name.c_str(), value);
     out += line;
@@ -50,7 +48,11 @@ std::string Metrics::Render(const std::map<std::string, double>& gauges) const {
 }
 
 std::string RenderCommitStats(const ledger::CommitStats& stats) {
-  std::string out = "# TYPE runledger_group_commit_events histogram\n";
+  // Every committed event, whoever's request it was and whether or not its
+  // client was still there for the answer.
+  std::string out = "# TYPE runledger_appended_events_total counter\n";
+  out += "runledger_appended_events_total " + std::to_string(stats.events) + "\n";
+  out += "# TYPE runledger_group_commit_events histogram\n";
   char line[256];
   using ledger::CommitStats;
   for (size_t i = 0; i < std::size(CommitStats::kBatchBuckets); ++i) {

@@ -19,7 +19,6 @@ std::string RenderCommitStats(const ledger::CommitStats& stats);
 class Metrics {
  public:
   void RecordRequest(std::string_view route, unsigned status, double seconds);
-  void RecordAppends(std::uint64_t events) { appends_ += events; }
   // Text exposition format; `gauges` adds name/value lines (ledger size, open streams ...).
   std::string Render(const std::map<std::string, double>& gauges) const;
 
@@ -33,7 +32,6 @@ class Metrics {
   };
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, unsigned>, Series> requests_;
-  std::atomic<std::uint64_t> appends_{0};
 };
 
 }  // namespace runledger::server

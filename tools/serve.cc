@@ -24,7 +24,7 @@ using ledger::Json;
 class StaleRunReaper {
  public:
   StaleRunReaper(projections::RunLedger& ledger, long long stale_ms)
-      : ledger_(ledger), queries_(ledger.store()), stale_ms_(stale_ms),
+      : ledger_(ledger), queries_(ledger.store(), &ledger.summaries()), stale_ms_(stale_ms),
         thread_([this] { Loop(); }) {}
   ~StaleRunReaper() {
     {

@@ -27,7 +27,6 @@ inline constexpr size_t kDefaultPageLimit = 100;
 inline constexpr size_t kMaxPageLimit = 1000;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 255;
 
-std::string DatastoreOf(const RunState& s);
 
 // One request: parsed target, caller, and the helpers every route uses.
 class Api::Call : public std::enable_shared_from_this<Api::Call> {

@@ -303,6 +303,16 @@ TEST_F(ReadsTest, HealthAndMetricsNeedNoToken) {
             std::string::npos);
 }
 
+TEST_F(ReadsTest, AppendedEventsCountWhatTheLedgerCommittedButNotRepeats) {
+  const std::string id = CreateRun(admin());
+  const std::string body = R"({"type":"started","id":"e-1","data":{"worker":"w"}})";
+  ASSERT_EQ(admin().Send("POST", "/v1/runs/" + id + "/events", body).result_int(), 201);
+  ASSERT_EQ(admin().Send("POST", "/v1/runs/" + id + "/events", body).result_int(), 200);
+  const Response r = As("anonymous").Send("GET", "/metrics");
+  ASSERT_EQ(r.result_int(), 200);
+  EXPECT_NE(r.body().find("runledger_appended_events_total 2\n"), std::string::npos) << r.body();
+}
+
 TEST_F(ReadsTest, OpenApiAndTheWebPageNeedNoToken) {
   const Response openapi = As("anonymous").Send("GET", "/v1/openapi.json");
   ASSERT_EQ(openapi.result_int(), 200);
