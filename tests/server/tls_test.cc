@@ -2,7 +2,8 @@
 // test, clients that verify it, and what plain HTTP, silent clients and old
 // TLS versions get on the TLS port. Past the handshake the transport
 // behaves as over plain HTTP: keep-alive, pipelining, Expect: 100-continue,
-// body limits, SSE, and the end of a connection (with close_notify).
+// body limits, SSE, streamed export bodies, and the end of a connection
+// (with close_notify).
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -11,8 +12,10 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 
+#include "ledger/export.h"
 #include "server/tls.h"
 #include "tests/server/test_client.h"
 #include "tests/testing/server_harness.h"
@@ -181,6 +184,35 @@ TEST_F(TlsTest, PipeliningExpectContinueAndBodyLimitsWorkAsOverHttp) {
   ASSERT_TRUE(too_big.has_value()) << uploader->last_error();
   EXPECT_TRUE(IsProblem(*too_big, 413, "payload_too_large"));
   EXPECT_EQ(admin->Send("GET", "/healthz").result_int(), 200);
+}
+
+TEST_F(TlsTest, AStreamedExportArrivesWholeAndVerifies) {
+  Start();
+  auto admin = Https("admin");
+  for (int i = 0; i < 3; ++i) RunIn(*admin, "success");
+  const std::string target = "/v1/export?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
+  auto verifies = [&](const std::string& bundle) {
+    std::istringstream in(bundle);
+    ledger::VerifyExportReport report;
+    const Status verified =
+        ledger::VerifyExport(in, server_->ledger().store().PublicKeyPem(), std::nullopt, &report);
+    EXPECT_TRUE(verified.ok()) << verified.message();
+    EXPECT_EQ(report.events, 9u);
+  };
+  auto auditor = Https("auditor");
+  const Response chunked = auditor->Send("GET", target);
+  ASSERT_EQ(chunked.result_int(), 200u);
+  verifies(chunked.body());
+
+  // HTTP/1.0: the body ends with the connection, which the client can only
+  // trust because close_notify comes before the TCP close.
+  std::string request = auditor->Format("GET", target, "", {});
+  request.replace(request.find(" HTTP/1.1\r\n"), 11, " HTTP/1.0\r\n");
+  ASSERT_TRUE(auditor->WriteRaw(request));
+  const std::optional<Response> until_close = auditor->Read();
+  ASSERT_TRUE(until_close.has_value()) << auditor->last_error();
+  EXPECT_EQ(until_close->version(), 10u);
+  verifies(until_close->body());
 }
 
 TEST_F(TlsTest, PlainHttpOnTheTlsPortIsClosedUnansweredAndTheServerCarriesOn) {
