@@ -25,6 +25,7 @@ void Subscription::Deliver(const LiveItem& item) {
     held_.emplace_back(id, std::move(frame), close_after);
     return;
   }
+  if (id <= sent_through_) return;
   Send(id, std::move(frame), close_after);
 }
 
@@ -34,6 +35,7 @@ void Subscription::Release(std::uint64_t sent_through) {
     if (id > sent_through) Send(id, std::move(frame), close_after);
   }
   held_.clear();
+  sent_through_ = sent_through;
   live_ = true;
 }
 

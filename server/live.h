@@ -34,7 +34,9 @@ class Subscription {
   Subscription(std::shared_ptr<EventStream> stream, std::string principal, Format format)
       : stream_(std::move(stream)), principal_(std::move(principal)), format_(std::move(format)) {}
 
-  // Sends held frames whose id is above `sent_through`, then goes live.
+  // Sends held frames whose id is above `sent_through`, then goes live. The
+  // catch-up may have read a batch that is stored but not yet delivered:
+  // its frames, arriving after this, are dropped by id too.
   void Release(std::uint64_t sent_through);
   void Deliver(const LiveItem& item);
   const std::string& principal() const { return principal_; }
@@ -48,6 +50,7 @@ class Subscription {
   Format format_;
   std::mutex mutex_;
   bool live_ = false;
+  std::uint64_t sent_through_ = 0;
   std::vector<std::tuple<std::uint64_t, std::string, bool>> held_;
 };
 

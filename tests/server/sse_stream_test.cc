@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "server/http_server.h"
+#include "server/live.h"
 #include "tests/server/test_client.h"
 
 namespace runledger::server {
@@ -168,6 +169,38 @@ TEST_F(SseStreamTest, Http10StreamEndsWithTheConnection) {
   EXPECT_TRUE(received.starts_with("HTTP/1.0 200 OK\r\n"));
   EXPECT_FALSE(Contains(received, "chunked"));
   EXPECT_TRUE(received.ends_with("\r\n\r\n" + Frame(7))) << received;
+}
+
+// The catch-up may read a batch that is stored but not yet delivered; when
+// the committer delivers it after Release, the subscription must not send it
+// a second time.
+TEST_F(SseStreamTest, SubscriptionDropsFramesItsCatchUpAlreadySent) {
+  StartServer(ServerOptions{});
+  Client client(server_->port());
+  auto stream = OpenStream(client);
+  Subscription subscription(stream, "viewer",
+                            [](const LiveItem& item, std::uint64_t* id, bool*) {
+                              *id = item.event.position;
+                              return Frame(static_cast<int>(item.event.position));
+                            });
+  const projections::RunChange change;
+  auto deliver = [&](std::uint64_t position) {
+    ledger::Event event;
+    event.position = position;
+    subscription.Deliver(LiveItem{event, change});
+  };
+  for (int n = 1; n <= 3; ++n) EXPECT_TRUE(stream->Write(Frame(n)));  // the catch-up
+  deliver(2);  // delivered before Release: held, covered by the catch-up
+  subscription.Release(3);
+  deliver(3);  // stored before the catch-up read it, delivered only now
+  deliver(4);
+  stream->Close();
+  const std::string received = client.ReadRawUntil([](std::string_view) { return false; });
+  std::vector<int> ids;
+  for (size_t at = received.find("id: "); at != std::string::npos; at = received.find("id: ", at + 1)) {
+    ids.push_back(std::stoi(received.substr(at + 4)));
+  }
+  EXPECT_EQ(ids, (std::vector<int>{1, 2, 3, 4}));
 }
 
 }  // namespace
