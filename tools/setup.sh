@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev librocksdb-dev libsimdjson-dev libssl-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
   python3 python3-jsonschema openssl
 )
 # --with-browser: what the Activity page's browser test needs.
