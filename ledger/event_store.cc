@@ -69,6 +69,9 @@ Status EventStore::Impl::OpenDb(bool read_only) {
   options.IncreaseParallelism(2);
   options.max_background_jobs = 2;
   options.avoid_flush_during_shutdown = false;
+  // Small tables (meta, counts) would otherwise keep old logs alive until the
+  // WAL reached 4x all write buffers (~2.8 GB), and a crash would replay it all.
+  options.max_total_wal_size = 256 << 20;
   if (env_) options.env = env_.get();
   if (!block_cache_) block_cache_ = rocksdb::NewLRUCache(64 << 20);
 
@@ -116,8 +119,13 @@ rocksdb::ColumnFamilyOptions EventStore::Impl::TableOptions(const std::string& n
   return options;
 }
 
-void EventStore::Impl::CloseDb() {
+void EventStore::Impl::CloseDb(bool flush) {
   if (!db_) return;
+  if (flush && writable_.load()) {
+    rocksdb::FlushOptions options;
+    options.allow_write_stall = true;
+    db_->Flush(options, handles_).PermitUncheckedError();  // the WAL still has it
+  }
   for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
   handles_.clear();
   db_->Close().PermitUncheckedError();

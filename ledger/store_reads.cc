@@ -2,6 +2,9 @@
 
 #include <rocksdb/db.h>
 
+#include <future>
+#include <vector>
+
 #include "ledger/event_store.h"
 #include "ledger/internal/store_impl.h"
 #include "ledger/key_layout.h"
@@ -262,24 +265,65 @@ Status VerifyStore(EventStore& store, const std::optional<Checkpoint>& trusted, 
     }
     return Status::Ok();
   };
+  // Leaf hashing is most of the work: a second thread hashes one chunk
+  // while this one reads the next, then the tree folds in order here.
+  struct Chunk {
+    std::uint64_t first = 0;  // position of values[0]
+    std::vector<std::string> values;
+    std::vector<Result<Hash>> leaves;
+    std::vector<Hash> claimed;
+  };
+  auto hash_leaves = [](Chunk* chunk) {
+    chunk->claimed.resize(chunk->values.size());
+    chunk->leaves.clear();
+    chunk->leaves.reserve(chunk->values.size());
+    for (size_t i = 0; i < chunk->values.size(); ++i) {
+      chunk->leaves.push_back(RecomputeLeafHash(chunk->values[i], &chunk->claimed[i]));
+    }
+  };
+  auto fold = [&](const Chunk& chunk) -> Status {
+    for (size_t i = 0; i < chunk.values.size(); ++i) {
+      const std::uint64_t position = chunk.first + i;
+      const Result<Hash>& leaf = chunk.leaves[i];
+      if (!leaf) return Status::Corruption("position " + std::to_string(position) + ": " + leaf.error().message());
+      if (*leaf != chunk.claimed[i]) {
+        return Status::Corruption("position " + std::to_string(position) +
+                                  ": the event's content does not match its hash");
+      }
+      frontier.Append(*leaf, [](SubtreeId, const Hash&) {});
+      if (trusted) RUNLEDGER_RETURN_IF_ERROR(check_root(*trusted, "trusted"));
+      if (latest) RUNLEDGER_RETURN_IF_ERROR(check_root(*latest, "latest"));
+    }
+    return Status::Ok();
+  };
+  constexpr size_t kVerifyChunkEvents = 4096;
   auto it = store.NewIterator(kEventsTable);
   std::uint64_t expected = 1;
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
-    const std::uint64_t position = it->key().size() == 8 ? ReadU64(it->key()) : 0;
-    if (position != expected) {
-      return Status::Corruption("position " + std::to_string(expected) + " is missing");
+  Status missing = Status::Ok();
+  auto read_chunk = [&](Chunk* chunk) {
+    chunk->first = expected;
+    chunk->values.clear();
+    for (; it->Valid() && chunk->values.size() < kVerifyChunkEvents; it->Next(), ++expected) {
+      const std::uint64_t position = it->key().size() == 8 ? ReadU64(it->key()) : 0;
+      if (position != expected) {
+        missing = Status::Corruption("position " + std::to_string(expected) + " is missing");
+        return;
+      }
+      chunk->values.emplace_back(it->value());
     }
-    Hash claimed;
-    auto leaf = RecomputeLeafHash(it->value(), &claimed);
-    if (!leaf) return Status::Corruption("position " + std::to_string(position) + ": " + leaf.error().message());
-    if (*leaf != claimed) {
-      return Status::Corruption("position " + std::to_string(position) +
-                                ": the event's content does not match its hash");
-    }
-    frontier.Append(*leaf, [](SubtreeId, const Hash&) {});
-    if (trusted) RUNLEDGER_RETURN_IF_ERROR(check_root(*trusted, "trusted"));
-    if (latest) RUNLEDGER_RETURN_IF_ERROR(check_root(*latest, "latest"));
+  };
+  it->SeekToFirst();
+  Chunk hashing;
+  read_chunk(&hashing);
+  while (!hashing.values.empty()) {
+    auto hashed = std::async(std::launch::async, hash_leaves, &hashing);
+    Chunk next;
+    if (missing.ok()) read_chunk(&next);
+    hashed.get();
+    RUNLEDGER_RETURN_IF_ERROR(fold(hashing));
+    hashing = std::move(next);
   }
+  RUNLEDGER_RETURN_IF_ERROR(missing);
   RUNLEDGER_RETURN_IF_ERROR(it->status());
   if (latest && frontier.size() < latest->size) {
     return Status::Corruption("the store holds " + std::to_string(frontier.size()) +

@@ -40,7 +40,7 @@ class CheckpointRequest : public Command {
 class EventStore::Impl : public AppendContext {
  public:
   explicit Impl(StoreOptions options, BatchHook* hook) : options_(std::move(options)), hook_(hook) {}
-  ~Impl() override { Stop(); CloseDb(); }
+  ~Impl() override { Stop(); CloseDb(/*flush=*/true); }
 
   Status Open();
   void Stop();
@@ -83,7 +83,9 @@ class EventStore::Impl : public AppendContext {
  private:
   Status OpenDb(bool read_only);
   rocksdb::ColumnFamilyOptions TableOptions(const std::string& name) const;
-  void CloseDb();
+  // `flush`: write the memtables to tables first, so the next open does not
+  // replay the write-ahead log (RocksDB skips that flush when the WAL has the data).
+  void CloseDb(bool flush = false);
   Status LoadHead();
   void CommitterLoop();
   void RunBatch(std::vector<std::unique_ptr<Command>>& commands);

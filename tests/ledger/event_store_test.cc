@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <filesystem>
 #include <chrono>
 #include <fstream>
 #include <future>
@@ -242,6 +243,28 @@ TEST_F(EventStoreTest, AppendsGetGapFreePositionsAndPerRunSeqs) {
   EXPECT_FALSE(missing->has_value());
   ExpectStreamsDense(*store);
   ExpectVerifies(*store, 60);
+}
+
+// A clean close leaves nothing in the write-ahead log, so the next open
+// (the server's restart, an offline verify) replays nothing.
+TEST_F(EventStoreTest, CloseLeavesAnEmptyWriteAheadLog) {
+  {
+    auto store = OpenStore(OptionsFor(dir_));
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(Append(*store, NewEvent(RunId(1), std::nullopt, i)).status.ok());
+  }
+  std::uintmax_t wal_bytes = 0;
+  int wal_files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.str() + "/db")) {
+    if (entry.path().extension() != ".log") continue;
+    ++wal_files;
+    wal_bytes += entry.file_size();
+  }
+  EXPECT_GE(wal_files, 1);
+  EXPECT_EQ(wal_bytes, 0u);
+  auto reopened = OpenStore(OptionsFor(dir_));
+  ASSERT_TRUE(reopened);
+  ExpectVerifies(*reopened, 20);
 }
 
 TEST_F(EventStoreTest, SameClientIdAppendedTwiceStoresOneEvent) {
@@ -477,12 +500,14 @@ class RawDb {
   std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
 };
 
-class EventStoreTamperTest : public ::testing::Test {
+// Parameter: how many events come before the 40 of the test (verify hashes
+// in chunks of 4,096 on a second thread: the victim may sit in a later one).
+class EventStoreTamperTest : public ::testing::TestWithParam<std::uint64_t> {
  protected:
-  static constexpr std::uint64_t kEvents = 40;
-  static constexpr std::uint64_t kVictim = 17;
+  const std::uint64_t kEvents = GetParam() + 40;
+  const std::uint64_t kVictim = GetParam() + 17;
 
-  // 40 signed events, then the store is closed.
+  // kEvents signed events, then the store is closed.
   void SetUp() override {
     auto store = OpenStore(OptionsFor(dir_));
     ASSERT_TRUE(store);
@@ -506,7 +531,7 @@ class EventStoreTamperTest : public ::testing::Test {
   TempDir dir_;
 };
 
-TEST_F(EventStoreTamperTest, VerifyNamesThePositionOfAChangedByte) {
+TEST_P(EventStoreTamperTest, VerifyNamesThePositionOfAChangedByte) {
   {
     auto raw = RawDb::Open(dir_.str());
     ASSERT_TRUE(raw);
@@ -523,7 +548,7 @@ TEST_F(EventStoreTamperTest, VerifyNamesThePositionOfAChangedByte) {
   EXPECT_TRUE(NamesPosition(s.message(), kVictim)) << s.message();
 }
 
-TEST_F(EventStoreTamperTest, VerifyNamesThePositionOfADeletedEvent) {
+TEST_P(EventStoreTamperTest, VerifyNamesThePositionOfADeletedEvent) {
   {
     auto raw = RawDb::Open(dir_.str());
     ASSERT_TRUE(raw);
@@ -535,7 +560,7 @@ TEST_F(EventStoreTamperTest, VerifyNamesThePositionOfADeletedEvent) {
   EXPECT_TRUE(NamesPosition(s.message(), kVictim)) << s.message();
 }
 
-TEST_F(EventStoreTamperTest, VerifyNamesThePositionOfAChangedAndRehashedEvent) {
+TEST_P(EventStoreTamperTest, VerifyNamesThePositionOfAChangedAndRehashedEvent) {
   {
     auto raw = RawDb::Open(dir_.str());
     ASSERT_TRUE(raw);
@@ -558,6 +583,8 @@ TEST_F(EventStoreTamperTest, VerifyNamesThePositionOfAChangedAndRehashedEvent) {
   EXPECT_EQ(s.code(), Code::kCorruption);
   EXPECT_TRUE(NamesPosition(s.message(), kVictim)) << s.message();
 }
+
+INSTANTIATE_TEST_SUITE_P(FirstAndThirdVerifyChunk, EventStoreTamperTest, ::testing::Values(0u, 8192u));
 
 // ---- Projections through BatchHook.
 
