@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
@@ -73,7 +74,7 @@ Status EventStore::Impl::OpenDb(bool read_only) {
   // WAL reached 4x all write buffers (~2.8 GB), and a crash would replay it all.
   options.max_total_wal_size = 256 << 20;
   if (env_) options.env = env_.get();
-  if (!block_cache_) block_cache_ = rocksdb::NewLRUCache(64 << 20);
+  if (!block_cache_) block_cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
 
   const std::string path = options_.data_dir + "/db";
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
@@ -103,6 +104,10 @@ rocksdb::ColumnFamilyOptions EventStore::Impl::TableOptions(const std::string& n
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = block_cache_;
   table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Point reads (run records, client ids, idempotency keys, events by
+  // position) skip the tables that cannot hold the key.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Most Gets look for keys that are not in the active memtable (client ids
   // and idempotency keys never seen, runs written before the last flush): a

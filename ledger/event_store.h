@@ -53,6 +53,8 @@ struct StoreOptions {
   // increasing suffix of this many bytes, e.g. an index then a position.
   // Their memtable inserts use a hint per prefix; the layout is unchanged.
   std::map<std::string, size_t> ordered_suffix_bytes;
+  // RocksDB's block cache, shared by all tables (uncompressed blocks).
+  size_t block_cache_bytes = 256 << 20;
   // Most commands folded into one synced write.
   size_t batch_commands_max = 1024;
   // Commands waiting beyond this are refused with 503 instead of queued.
@@ -72,7 +74,10 @@ class WriteContext {
  public:
   virtual ~WriteContext() = default;
   virtual void Put(TableId table, std::string_view key, std::string_view value) = 0;
-  virtual void Delete(TableId table, std::string_view key) = 0;
+  // Removes a key written exactly once since it was last removed (RocksDB's
+  // SingleDelete): the removal and the write both vanish at the next flush or
+  // compaction, so listings do not wade through tombstones.
+  virtual void SingleDelete(TableId table, std::string_view key) = 0;
   // Reads committed state (not this batch).
   virtual Result<std::optional<std::string>> Get(TableId table, std::string_view key) = 0;
 };

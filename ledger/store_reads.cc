@@ -62,8 +62,8 @@ class RebuildContext : public WriteContext {
   void Put(TableId table, std::string_view key, std::string_view value) override {
     batch_.Put(impl_.cf(table), ToSlice(key), ToSlice(value));
   }
-  void Delete(TableId table, std::string_view key) override {
-    batch_.Delete(impl_.cf(table), ToSlice(key));
+  void SingleDelete(TableId table, std::string_view key) override {
+    batch_.SingleDelete(impl_.cf(table), ToSlice(key));
   }
   Result<std::optional<std::string>> Get(TableId table, std::string_view key) override {
     return impl_.Read(table, key);
@@ -220,24 +220,41 @@ Status EventStore::Impl::Rebuild() {
   if (hook_ == nullptr) return Status::Ok();
   hook_->OnReset();
   RebuildContext ctx(*this);
-  std::deque<Event> pending;
+  // Parsing the stored JSON is pure: a second thread decodes the next batch
+  // while this one folds the current one into the projections.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEventsTable)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto event = DecodeEvent(ToView(it->value()));
-    if (!event) return event.error();
-    hook_->OnEvent(*event, ctx);
-    pending.push_back(std::move(*event));
-    if (pending.size() == kRebuildBatchEvents) {
-      hook_->OnBatchEnd(ctx);
-      RUNLEDGER_RETURN_IF_ERROR(ctx.Flush());
-      hook_->OnCommitted(pending);
-      pending.clear();
+  auto read_batch = [&it]() {
+    std::vector<std::string> stored;
+    stored.reserve(kRebuildBatchEvents);
+    for (; it->Valid() && stored.size() < kRebuildBatchEvents; it->Next()) {
+      stored.emplace_back(ToView(it->value()));
     }
+    return stored;
+  };
+  auto decode = [](std::vector<std::string> stored) -> Result<std::deque<Event>> {
+    std::deque<Event> events;
+    for (const std::string& bytes : stored) {
+      auto event = DecodeEvent(bytes);
+      if (!event) return event.error();
+      events.push_back(std::move(*event));
+    }
+    return events;
+  };
+  it->SeekToFirst();
+  auto decoded = std::async(std::launch::async, decode, read_batch());
+  for (;;) {
+    std::vector<std::string> next = read_batch();
+    Result<std::deque<Event>> batch = decoded.get();
+    if (!batch) return batch.error();
+    const bool last = next.empty();
+    if (!last) decoded = std::async(std::launch::async, decode, std::move(next));
+    for (const Event& event : *batch) hook_->OnEvent(event, ctx);
+    hook_->OnBatchEnd(ctx);
+    RUNLEDGER_RETURN_IF_ERROR(ctx.Flush());
+    hook_->OnCommitted(*batch);
+    if (last) break;
   }
   RUNLEDGER_RETURN_IF_ERROR(internal::FromRocks(it->status(), "reading events"));
-  hook_->OnBatchEnd(ctx);
-  RUNLEDGER_RETURN_IF_ERROR(ctx.Flush());
-  hook_->OnCommitted(pending);
   rocksdb::FlushOptions flush;
   flush.wait = true;
   std::vector<rocksdb::ColumnFamilyHandle*> tables(handles_.begin() + 1 + kFirstProjectionTable,

@@ -78,7 +78,7 @@ void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ct
   } else if (event.type == "deleted") {
     Count(*state, before_status, -1, ctx);
   } else if (before_status != state->status) {
-    ctx.Delete(kRunIndexTable, RunIndexKey('s', before_status, state->created_at_ms, state->id));
+    ctx.SingleDelete(kRunIndexTable, RunIndexKey('s', before_status, state->created_at_ms, state->id));
     ctx.Put(kRunIndexTable, RunIndexKey('s', state->status, state->created_at_ms, state->id), "");
     Count(*state, before_status, -1, ctx);
     Count(*state, state->status, +1, ctx);
@@ -105,7 +105,7 @@ void RunProjection::IndexRun(const RunState& s, bool add, ledger::WriteContext& 
     if (add) {
       ctx.Put(kRunIndexTable, key, "");
     } else {
-      ctx.Delete(kRunIndexTable, key);
+      ctx.SingleDelete(kRunIndexTable, key);
     }
   };
   index('c', "");

@@ -114,6 +114,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--stale-after", serve.stale_after,
                         "Abort runs with no event for this long (e.g. 30m); default off");
   serve_cmd->add_option("--io-threads", serve.io_threads, "I/O threads")->capture_default_str();
+  serve_cmd->add_option("--cache-mb", serve.cache_mb, "RocksDB block cache (MiB)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{8}, size_t{1} << 20));
   serve_cmd->add_option("--tls-cert", serve.tls_cert,
                         "Serve HTTPS with this certificate chain (PEM; needs --tls-key)");
   serve_cmd->add_option("--tls-key", serve.tls_key,

@@ -167,6 +167,7 @@ int Serve(const ServeOptions& options) {
   ledger::StoreOptions store_options;
   store_options.data_dir = options.data_dir;
   store_options.signing_key_path = options.signing_key;
+  store_options.block_cache_bytes = options.cache_mb << 20;
   auto ledger = projections::RunLedger::Open(store_options);
   if (!ledger) {
     std::cerr << "runledger: " << ledger.error().message() << "\n";

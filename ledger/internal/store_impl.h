@@ -57,7 +57,9 @@ class EventStore::Impl : public AppendContext {
   void Put(TableId table, std::string_view key, std::string_view value) override {
     batch_.Put(cf(table), ToSlice(key), ToSlice(value));
   }
-  void Delete(TableId table, std::string_view key) override { batch_.Delete(cf(table), ToSlice(key)); }
+  void SingleDelete(TableId table, std::string_view key) override {
+    batch_.SingleDelete(cf(table), ToSlice(key));
+  }
   Result<std::optional<std::string>> Get(TableId table, std::string_view key) override {
     return Read(table, key);
   }
