@@ -67,7 +67,11 @@ std::vector<std::string> ListingPrefixes(const RunFilter& f) {
   if (f.triggered_by && SplitActor(*f.triggered_by)) return {RunIndexPrefix('t', *f.triggered_by)};
   if (f.datastore) return {RunIndexPrefix('d', *f.datastore)};
   std::vector<std::string> prefixes;
-  if (!f.statuses.empty()) {
+  if (!f.statuses.empty() && !f.operations.empty()) {
+    for (const auto& status : f.statuses) {
+      for (const auto& op : f.operations) prefixes.push_back(RunIndexPrefix('S', StatusOperation(status, op)));
+    }
+  } else if (!f.statuses.empty()) {
     for (const auto& status : f.statuses) prefixes.push_back(RunIndexPrefix('s', status));
   } else if (!f.operations.empty()) {
     for (const auto& op : f.operations) prefixes.push_back(RunIndexPrefix('o', op));

@@ -78,8 +78,13 @@ void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ct
   } else if (event.type == "deleted") {
     Count(*state, before_status, -1, ctx);
   } else if (before_status != state->status) {
-    ctx.SingleDelete(kRunIndexTable, RunIndexKey('s', before_status, state->created_at_ms, state->id));
-    ctx.Put(kRunIndexTable, RunIndexKey('s', state->status, state->created_at_ms, state->id), "");
+    const std::int64_t created = state->created_at_ms;
+    ctx.SingleDelete(kRunIndexTable, RunIndexKey('s', before_status, created, state->id));
+    ctx.Put(kRunIndexTable, RunIndexKey('s', state->status, created, state->id), "");
+    ctx.SingleDelete(kRunIndexTable,
+                     RunIndexKey('S', StatusOperation(before_status, state->operation), created, state->id));
+    ctx.Put(kRunIndexTable, RunIndexKey('S', StatusOperation(state->status, state->operation), created, state->id),
+            "");
     Count(*state, before_status, -1, ctx);
     Count(*state, state->status, +1, ctx);
   }
@@ -110,6 +115,7 @@ void RunProjection::IndexRun(const RunState& s, bool add, ledger::WriteContext& 
   };
   index('c', "");
   index('s', s.status);
+  index('S', StatusOperation(s.status, s.operation));
   index('o', s.operation);
   index('d', DatastoreId(s));
   index('t', TriggeredBy(s));

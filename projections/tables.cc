@@ -50,6 +50,13 @@ std::pair<std::int64_t, ledger::Uuid> DecodeRunIndexSuffix(std::string_view suff
   return {created, id};
 }
 
+std::string StatusOperation(std::string_view status, std::string_view operation) {
+  std::string value(status);
+  value.push_back('\n');
+  value.append(operation);
+  return value;
+}
+
 std::string RunIndexKey(char kind, std::string_view value, std::int64_t created_ms,
                         const ledger::Uuid& run_id) {
   return RunIndexPrefix(kind, value) + RunIndexSuffix(created_ms, run_id);

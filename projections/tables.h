@@ -7,6 +7,7 @@
 //   runs          run_id:16                                  EncodeRunRecord(state), run_record.h
 //   run_index     'c' ~created_ms:u64 ~run_id:16             ""   every run, by creation
 //                 's' str(status) ~created_ms ~run_id        ""   by status
+//                 'S' str(status "\n" operation) ~created_ms ~run_id  ""
 //                 'o' str(operation) ~created_ms ~run_id     ""
 //                 'd' str(datastore id) ~created_ms ~run_id  ""
 //                 't' str(kind ":" id) ~created_ms ~run_id   ""   by triggered_by
@@ -56,12 +57,15 @@ std::string RunIndexKey(char kind, std::string_view value, std::int64_t created_
 // The part of a listing key after its prefix: newest first.
 inline constexpr size_t kRunIndexSuffixBytes = 8 + 16;
 std::string RunIndexSuffix(std::int64_t created_ms, const ledger::Uuid& run_id);
+// The value part of an 'S' key: a filter on both status and operation walks
+// only the matching runs instead of filtering one index by the other.
+std::string StatusOperation(std::string_view status, std::string_view operation);
 std::pair<std::int64_t, ledger::Uuid> DecodeRunIndexSuffix(std::string_view suffix);
 
 // Written with the projections; a store whose projections carry another
 // format (or none) is rebuilt when a server opens it.
 inline constexpr std::string_view kProjectionFormatKey = "";
-inline constexpr std::string_view kProjectionFormat = "runledger-projections-2";
+inline constexpr std::string_view kProjectionFormat = "runledger-projections-3";
 std::string CountKey(std::string_view dimension, std::string_view status);
 std::string AuditPrefix(char kind, std::string_view value);
 std::string AuditKey(char kind, std::string_view value, std::uint64_t position);
