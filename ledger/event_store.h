@@ -53,6 +53,8 @@ struct StoreOptions {
   // increasing suffix of this many bytes, e.g. an index then a position.
   // Their memtable inserts use a hint per prefix; the layout is unchanged.
   std::map<std::string, size_t> ordered_suffix_bytes;
+  // Memtable size of some tables (RocksDB's default otherwise, 64 MiB).
+  std::map<std::string, size_t> write_buffer_bytes;
   // RocksDB's block cache, shared by all tables (uncompressed blocks).
   size_t block_cache_bytes = 256 << 20;
   // Most commands folded into one synced write.

@@ -13,6 +13,8 @@ std::map<std::string, size_t> ProjectionOrderedSuffixBytes() {
   return {{"run_index", 8 + 16}, {"audit", 8}};
 }
 
+std::map<std::string, size_t> ProjectionWriteBufferBytes() { return {{"run_index", 4 << 20}}; }
+
 void AppendKeyString(std::string_view s, std::string* out) {
   const auto size = static_cast<std::uint16_t>(std::min<size_t>(s.size(), 0xffff));
   out->push_back(static_cast<char>(size >> 8));
