@@ -121,6 +121,7 @@ rocksdb::ColumnFamilyOptions EventStore::Impl::TableOptions(const std::string& n
   if (suffix > 0) {
     options.memtable_insert_with_hint_prefix_extractor = internal::NewAllButSuffixTransform(suffix);
   }
+  options.disable_auto_compactions = !options_.compactions;
   if (auto it = options_.write_buffer_bytes.find(name); it != options_.write_buffer_bytes.end()) {
     options.write_buffer_size = it->second;
   }

@@ -67,6 +67,10 @@ struct StoreOptions {
   std::int64_t checkpoint_interval_ms = 1000;
   // False for offline tools that only read or rebuild: no committer thread.
   bool start_committer = true;
+  // False for offline readers (verify, export): RocksDB's background
+  // compactions, which a server's clean close often leaves due, would
+  // compete with them for the CPU; the next server runs them.
+  bool compactions = true;
   // Tests only: makes the file system fail on demand.
   std::shared_ptr<FaultInjector> faults;
 };

@@ -56,6 +56,7 @@ int Verify(const std::string& data_dir, const std::string& trusted_path) {
   ledger::StoreOptions options;
   options.data_dir = data_dir;
   options.start_committer = false;
+  options.compactions = false;
   auto store = ledger::EventStore::Open(options, nullptr);
   if (!store) return Fail(store.error());
   ledger::VerifyReport report;
