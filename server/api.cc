@@ -19,6 +19,7 @@ Api::Api(ApiOptions options, projections::RunLedger& ledger)
     : options_(options),
       ledger_(ledger),
       queries_(ledger.store(), &ledger.summaries()),
+      reads_(options.read_workers),
       exports_(options.exports_max) {}
 
 void Api::SetTokens(std::shared_ptr<const TokenFile> tokens) {
@@ -159,6 +160,9 @@ void Api::Call::Run() {
       return;
     }
   }
+  const bool read = (request_.method() == http::verb::get || request_.method() == http::verb::head) &&
+                    parts_.size() >= 2 && parts_[0] == "v1" && parts_[1] != "export" && !WantsEventStream();
+  if (read && api_.reads_.TryRun([self = shared_from_this()] { self->Route(); })) return;
   Route();
 }
 

@@ -26,6 +26,11 @@ struct ApiOptions {
   // GET /v1/export runs on its own worker thread, as it blocks on its
   // reader; more at once than this answer 503 exports_busy.
   std::size_t exports_max = 2;
+  // Reads (GET /v1/... but streams and exports) run on this many worker
+  // threads, so a slow listing does not hold up every request queued behind
+  // it on an I/O thread; when all are busy the I/O thread runs the read.
+  // 0: reads run on the I/O threads.
+  std::size_t read_workers = 1;
   // Without a tokens file every caller is the admin "local", and only
   // loopback Host and Origin headers are served.
   bool local_mode = true;
@@ -42,12 +47,15 @@ class Api : public Handler {
   // Exports being streamed (or about to be), as /metrics reports them.
   std::size_t exports_in_flight() const { return exports_.running(); }
 
-  // Ends the export workers: refuses new exports (503), makes running ones
-  // stop at their next chunk or event, and joins them. Call after
-  // HttpServer::Stop(), which cuts their connections so that they end
-  // promptly, and before the ledger closes. Idempotent; the destructor
-  // calls it too.
-  void StopExports() { exports_.Stop(); }
+  // Ends the worker threads: refuses new exports (503), makes running ones
+  // stop at their next chunk or event, lets reads finish, and joins them.
+  // Call after HttpServer::Stop(), which cuts the exports' connections so
+  // that they end promptly, and before the ledger closes. Idempotent; the
+  // destructor calls it too.
+  void StopWorkers() {
+    exports_.Stop();
+    reads_.Stop();
+  }
 
   std::uint64_t BodyLimit(const http::request_header<>& header) override;
   void Handle(Request request, std::shared_ptr<Exchange> exchange) override;
@@ -62,7 +70,8 @@ class Api : public Handler {
   Metrics metrics_;
   mutable std::mutex tokens_mutex_;
   std::shared_ptr<const TokenFile> tokens_;
-  WorkerPool exports_;  // last: its threads are joined before the rest goes
+  WorkerPool reads_;    // last two: their threads are joined before the rest goes
+  WorkerPool exports_;
   friend class Call;
 };
 

@@ -61,7 +61,7 @@ void Api::Call::Export() {
   projections::ApplyExportFilter(api_.queries_, filter, &r);
   if (r.matches) {
     // A filtered CSV may go a long way without a row, hence without a Write
-    // that could fail: let StopExports() end it there too.
+    // that could fail: let StopWorkers() end it there too.
     r.matches = [matches = std::move(r.matches),
                  &exports = api_.exports_](const ledger::Event& e) -> Result<bool> {
       if (exports.stopping()) return ExportsStopping();

@@ -32,6 +32,8 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchOptions* o) {
   cmd->add_option("--seconds", o->seconds, "Measured seconds per figure")->capture_default_str();
   cmd->add_option("--warmup", o->warmup_seconds, "Warm-up seconds before each figure")
       ->capture_default_str();
+  cmd->add_option("--read-workers", o->read_workers, "Read worker threads of the server it starts")
+      ->capture_default_str();
   cmd->add_option("--io-threads", o->io_threads, "I/O threads of the server it starts")
       ->capture_default_str();
   cmd->add_option("--only", o->only,

@@ -34,6 +34,7 @@ struct BenchOptions {
   double seconds = 10;  // per figure
   double warmup_seconds = 1;
   int io_threads = 1;  // of the runledger server it starts
+  int read_workers = 1;
   std::string only;    // comma list: single,bulk,reads,hello,rocksdb,postgres
   std::string pg;      // libpq conninfo of a PostgreSQL to measure
   int pg_pid = 0;      // its postmaster pid, for CPU

@@ -122,6 +122,7 @@ int Serve(const ServeOptions& options) {
     }
   }
   server::ApiOptions api_options;
+  api_options.read_workers = static_cast<size_t>(options.read_workers);
   std::shared_ptr<const server::TokenFile> tokens;
   if (options.tokens_path.empty()) {
     std::cerr << "runledger: no --tokens: every caller is the admin \"local\"; serving loopback only\n";
@@ -204,7 +205,7 @@ int Serve(const ServeOptions& options) {
   std::cerr << "runledger: shutting down\n";
   reaper.reset();
   http_server.Stop();
-  api.StopExports();  // their streams were cut; they read the ledger until they end
+  api.StopWorkers();  // their streams were cut; they read the ledger until they end
   (*ledger)->SetListener(nullptr);
   ledger->reset();
   std::cerr << "runledger: stopped cleanly\n";

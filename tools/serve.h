@@ -11,6 +11,7 @@ struct ServeOptions {
   std::string signing_key;
   std::string stale_after;  // "" = off; seconds, or a number with s, m or h
   int io_threads = 1;
+  int read_workers = 1;
   size_t cache_mb = 256;
   // Both set: HTTPS on the listener; both empty: plain HTTP.
   std::string tls_cert;

@@ -128,7 +128,7 @@ void TestServer::Stop() {
   if (http_) http_->Stop();
   // Exports read the ledger: their workers end (their streams were cut
   // just now) before it closes.
-  if (api_) api_->StopExports();
+  if (api_) api_->StopWorkers();
   // The ledger's last answers (commands still queued) call into the Api, so
   // the ledger closes first; the listener stays set until then.
   ledger_.reset();

@@ -142,7 +142,7 @@ int RunCompare(const BenchOptions& o, const std::string& dir) {
   } else if (http) {
     auto started =
         ServerProcess::Start(SelfPath(), dir + "/runledger-data", dir + "/runledger-serve.log",
-                             o.io_threads, std::chrono::seconds(60));
+                             o.io_threads, o.read_workers, std::chrono::seconds(60));
     if (!started) {
       std::fprintf(stderr, "runledger bench: %s\n", started.error().message().c_str());
       return 1;

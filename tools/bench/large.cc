@@ -73,7 +73,7 @@ int RunLarge(const BenchOptions& o, const std::string& dir) {
   const std::string data_dir = dir + "/large-data";
   Progress("%d cores, load %s; filling %llu runs into %s", machine.cores,
            machine.load_before.c_str(), static_cast<unsigned long long>(o.runs), data_dir.c_str());
-  auto started = ServerProcess::Start(SelfPath(), data_dir, dir + "/large-serve.log", o.io_threads,
+  auto started = ServerProcess::Start(SelfPath(), data_dir, dir + "/large-serve.log", o.io_threads, o.read_workers,
                                       std::chrono::seconds(300));
   if (!started) {
     std::fprintf(stderr, "runledger bench: %s\n", started.error().message().c_str());

@@ -115,11 +115,12 @@ double CpuMeter::Stop() {
 Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(const std::string& binary,
                                                             const std::string& data_dir,
                                                             const std::string& log_path,
-                                                            int io_threads,
+                                                            int io_threads, int read_workers,
                                                             std::chrono::seconds ready_timeout) {
   const std::vector<std::string> argv = {
       binary,     "serve",       "--data",       data_dir,
-      "--listen", "127.0.0.1:0", "--io-threads", std::to_string(io_threads)};
+      "--listen", "127.0.0.1:0", "--io-threads", std::to_string(io_threads),
+      "--read-workers", std::to_string(read_workers)};
   const pid_t pid = SpawnBackground(argv, log_path);
   if (pid < 0) return Status::IOError("cannot start " + binary);
   // `serve` logs "listening on 127.0.0.1:<port>" once it accepts connections.

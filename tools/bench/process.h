@@ -50,6 +50,7 @@ class ServerProcess {
   static Result<std::unique_ptr<ServerProcess>> Start(const std::string& binary,
                                                       const std::string& data_dir,
                                                       const std::string& log_path, int io_threads,
+                                                      int read_workers,
                                                       std::chrono::seconds ready_timeout);
   ~ServerProcess();  // Stop() if still running
 
