@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <thread>
+#include <vector>
 
 #include "ledger/checkpoint.h"
 #include "ledger/merkle.h"
@@ -59,6 +61,40 @@ class ReadsTest : public runledger::testing::ServerTest {
     return ParseBody(r);
   }
 };
+
+// Reads run on ApiOptions::read_workers threads, or on the I/O thread when
+// there are none or all are busy: concurrent clients get the same answers.
+class ReadWorkersTest : public runledger::testing::ServerTest,
+                        public ::testing::WithParamInterface<std::size_t> {
+ protected:
+  runledger::testing::TestServerOptions Options() override {
+    auto options = ServerTest::Options();
+    options.api.read_workers = GetParam();
+    return options;
+  }
+};
+
+TEST_P(ReadWorkersTest, ConcurrentReadersGetTheRunTheyAskFor) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(RunIn(admin(), i % 2 ? "running" : "success"));
+  std::vector<std::thread> readers;
+  std::vector<int> wrong(ids.size(), 0);
+  for (size_t r = 0; r < ids.size(); ++r) {
+    readers.emplace_back([&, r] {
+      runledger::testing::HttpClient client(server_->port(), runledger::testing::TokenFor("viewer"));
+      for (int i = 0; i < 40; ++i) {
+        const Response run = client.Send("GET", "/v1/runs/" + ids[r]);
+        if (run.result_int() != 200 || Str(ParseBody(run), "id") != ids[r]) ++wrong[r];
+        const Response page = client.Send("GET", "/v1/runs?limit=10&status=running");
+        if (page.result_int() != 200 || Items(ParseBody(page)).size() != 2) ++wrong[r];
+      }
+    });
+  }
+  for (auto& reader : readers) reader.join();
+  EXPECT_EQ(wrong, std::vector<int>(ids.size(), 0));
+}
+
+INSTANTIATE_TEST_SUITE_P(NoneOneAndFour, ReadWorkersTest, ::testing::Values(0u, 1u, 4u));
 
 TEST_F(ReadsTest, TimeTravelFoldsTheFirstEventsOrThoseUntilATime) {
   const std::string id = CreateRun(admin());
