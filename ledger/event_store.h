@@ -67,7 +67,7 @@ struct StoreOptions {
   std::int64_t checkpoint_interval_ms = 1000;
   // False for offline tools that only read or rebuild: no committer thread.
   bool start_committer = true;
-  // False for offline readers (verify, export): RocksDB's background
+  // False for offline readers (runledger verify): RocksDB's background
   // compactions, which a server's clean close often leaves due, would
   // compete with them for the CPU; the next server runs them.
   bool compactions = true;

@@ -1,5 +1,7 @@
 #include "projections/run_projection.h"
 
+#include <tuple>
+
 #include "ledger/key_layout.h"
 #include "projections/run_record.h"
 #include "projections/tables.h"
@@ -73,18 +75,12 @@ void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ct
   Fold(*state, event);
 
   if (event.type == "created") {
-    IndexRun(*state, true, ctx);
+    IndexRun(*state, ctx);
     Count(*state, state->status, +1, ctx);
   } else if (event.type == "deleted") {
     Count(*state, before_status, -1, ctx);
   } else if (before_status != state->status) {
-    const std::int64_t created = state->created_at_ms;
-    ctx.SingleDelete(kRunIndexTable, RunIndexKey('s', before_status, created, state->id));
-    ctx.Put(kRunIndexTable, RunIndexKey('s', state->status, created, state->id), "");
-    ctx.SingleDelete(kRunIndexTable,
-                     RunIndexKey('S', StatusOperation(before_status, state->operation), created, state->id));
-    ctx.Put(kRunIndexTable, RunIndexKey('S', StatusOperation(state->status, state->operation), created, state->id),
-            "");
+    MoveStatusKeys(*state, before_status, ctx);
     Count(*state, before_status, -1, ctx);
     Count(*state, state->status, +1, ctx);
   }
@@ -104,14 +100,9 @@ void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ct
   }
 }
 
-void RunProjection::IndexRun(const RunState& s, bool add, ledger::WriteContext& ctx) {
+void RunProjection::IndexRun(const RunState& s, ledger::WriteContext& ctx) {
   auto index = [&](char kind, std::string_view value) {
-    const std::string key = RunIndexKey(kind, value, s.created_at_ms, s.id);
-    if (add) {
-      ctx.Put(kRunIndexTable, key, "");
-    } else {
-      ctx.SingleDelete(kRunIndexTable, key);
-    }
+    ctx.Put(kRunIndexTable, RunIndexKey(kind, value, s.created_at_ms, s.id), "");
   };
   index('c', "");
   index('s', s.status);
@@ -121,6 +112,16 @@ void RunProjection::IndexRun(const RunState& s, bool add, ledger::WriteContext& 
   index('t', TriggeredBy(s));
   if (s.rerun_of) index('r', UuidBytes(*s.rerun_of));
   if (s.resumed_from) index('u', UuidBytes(*s.resumed_from));
+}
+
+void RunProjection::MoveStatusKeys(const RunState& s, const std::string& before, ledger::WriteContext& ctx) {
+  // Each status key is written once and removed once: SingleDelete is exact.
+  for (const auto& [kind, old_value, new_value] :
+       {std::tuple{'s', before, s.status},
+        std::tuple{'S', StatusOperation(before, s.operation), StatusOperation(s.status, s.operation)}}) {
+    ctx.SingleDelete(kRunIndexTable, RunIndexKey(kind, old_value, s.created_at_ms, s.id));
+    ctx.Put(kRunIndexTable, RunIndexKey(kind, new_value, s.created_at_ms, s.id), "");
+  }
 }
 
 void RunProjection::Count(const RunState& s, std::string_view status, std::int64_t delta,

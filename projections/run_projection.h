@@ -59,7 +59,9 @@ class RunProjection : public ledger::BatchHook {
   void OnReset() override;
 
  private:
-  void IndexRun(const RunState& state, bool add, ledger::WriteContext& ctx);
+  void IndexRun(const RunState& state, ledger::WriteContext& ctx);
+  // The status listing keys after a status change from `before`.
+  void MoveStatusKeys(const RunState& state, const std::string& before, ledger::WriteContext& ctx);
   void Count(const RunState& state, std::string_view status, std::int64_t delta,
              ledger::WriteContext& ctx);
   void IndexAudit(const ledger::Event& event, const RunState& state, ledger::WriteContext& ctx);

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "ledger/event_store.h"
+
 namespace runledger::tools {
 
 struct ServeOptions {
@@ -12,7 +14,7 @@ struct ServeOptions {
   std::string stale_after;  // "" = off; seconds, or a number with s, m or h
   int io_threads = 1;
   int read_workers = 1;
-  size_t cache_mb = 256;
+  size_t cache_mb = ledger::StoreOptions{}.block_cache_bytes >> 20;
   // Both set: HTTPS on the listener; both empty: plain HTTP.
   std::string tls_cert;
   std::string tls_key;

@@ -73,8 +73,8 @@ int RunLarge(const BenchOptions& o, const std::string& dir) {
   const std::string data_dir = dir + "/large-data";
   Progress("%d cores, load %s; filling %llu runs into %s", machine.cores,
            machine.load_before.c_str(), static_cast<unsigned long long>(o.runs), data_dir.c_str());
-  auto started = ServerProcess::Start(SelfPath(), data_dir, dir + "/large-serve.log", o.io_threads, o.read_workers,
-                                      std::chrono::seconds(300));
+  auto started = ServerProcess::Start(SelfPath(), data_dir, dir + "/large-serve.log", o.io_threads,
+                                      o.read_workers, std::chrono::seconds(300));
   if (!started) {
     std::fprintf(stderr, "runledger bench: %s\n", started.error().message().c_str());
     return 1;
@@ -94,8 +94,6 @@ int RunLarge(const BenchOptions& o, const std::string& dir) {
            MeasureHttp(target, load, fill,
                        {"large_fill", "fill: bulk NDJSON ingest (growing ledger)", "events", ""}));
   }
-  // The reads measure a ledger at rest, not one still flushing the fill's
-  // memtables: give RocksDB's background jobs a moment.
   Progress("filled: %zu runs; waiting for the server to idle (compactions)", registry.size());
   const auto settle_started = std::chrono::steady_clock::now();
   for (int second = 0; second < kSettleSecondsMax; ++second) {
