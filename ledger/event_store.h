@@ -65,6 +65,8 @@ struct StoreOptions {
   std::uint64_t checkpoint_every_events = 1000;
   // ...or once the oldest unsigned event is this old.
   std::int64_t checkpoint_interval_ms = 1000;
+  // Events a rebuild folds and writes at a time.
+  size_t rebuild_batch_events = 8192;
   // False for offline tools that only read or rebuild: no committer thread.
   bool start_committer = true;
   // False for offline readers (runledger verify): RocksDB's background
@@ -84,7 +86,7 @@ class WriteContext {
   // SingleDelete): the removal and the write both vanish at the next flush or
   // compaction, so listings do not wade through tombstones.
   virtual void SingleDelete(TableId table, std::string_view key) = 0;
-  // Reads committed state (not this batch).
+  // Reads committed state: not this batch, nor (in a rebuild) the one still being written.
   virtual Result<std::optional<std::string>> Get(TableId table, std::string_view key) = 0;
 };
 
@@ -99,8 +101,11 @@ class BatchHook {
   // Adds what OnEvent deferred (state written once per batch, not once per
   // event) before the batch is written; same rule for appends and rebuild.
   virtual void OnBatchEnd(WriteContext& /*ctx*/) {}
-  // The batch holding `events` is durable. Not a span: the events stay
-  // where Append put them (references to them live until Complete).
+  // The oldest batch not yet committed, the one holding `events`, is. A
+  // rebuild folds the next batch (OnEvent, OnBatchEnd) while this one is
+  // written, so state a hook keeps for what Get cannot see yet must last
+  // until its own batch's OnCommitted. Not a span: the events stay where
+  // Append put them (references to them live until Complete).
   virtual void OnCommitted(const std::deque<Event>& events) = 0;
   // The batch failed or the store reopened: drop state derived from unsynced events.
   virtual void OnReset() = 0;

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <future>
 #include <vector>
 
@@ -12,7 +13,6 @@
 namespace runledger::ledger {
 namespace {
 
-constexpr size_t kRebuildBatchEvents = 8192;
 
 class RocksTableIterator : public TableIterator {
  public:
@@ -55,30 +55,34 @@ class RocksSnapshot : public ReadSnapshot {
   std::uint64_t size_;
 };
 
-// Writes rebuilt projections in unsynced batches; one flush at the end.
+// Collects rebuilt projections into batches written without the WAL; one
+// flush at the end makes them durable.
 class RebuildContext : public WriteContext {
  public:
   explicit RebuildContext(EventStore::Impl& impl) : impl_(impl) {}
   void Put(TableId table, std::string_view key, std::string_view value) override {
-    batch_.Put(impl_.cf(table), ToSlice(key), ToSlice(value));
+    batch_->Put(impl_.cf(table), ToSlice(key), ToSlice(value));
   }
   void SingleDelete(TableId table, std::string_view key) override {
-    batch_.SingleDelete(impl_.cf(table), ToSlice(key));
+    batch_->SingleDelete(impl_.cf(table), ToSlice(key));
   }
   Result<std::optional<std::string>> Get(TableId table, std::string_view key) override {
     return impl_.Read(table, key);
   }
-  Status Flush() {
-    rocksdb::WriteOptions options;
-    options.disableWAL = true;
-    Status s = internal::FromRocks(impl_.db()->Write(options, &batch_), "writing rebuilt projections");
-    batch_.Clear();
-    return s;
+  // Writes what was collected on another thread; the next batch collects meanwhile.
+  std::future<Status> WriteAsync() {
+    auto write = [db = impl_.db(), batch = std::move(batch_)]() {
+      rocksdb::WriteOptions options;
+      options.disableWAL = true;
+      return internal::FromRocks(db->Write(options, batch.get()), "writing rebuilt projections");
+    };
+    batch_ = std::make_unique<rocksdb::WriteBatch>();
+    return std::async(std::launch::async, std::move(write));
   }
 
  private:
   EventStore::Impl& impl_;
-  rocksdb::WriteBatch batch_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_ = std::make_unique<rocksdb::WriteBatch>();
 };
 
 // Names the first position whose content no longer matches the leaf stored
@@ -223,10 +227,11 @@ Status EventStore::Impl::Rebuild() {
   // Parsing the stored JSON is pure: a second thread decodes the next batch
   // while this one folds the current one into the projections.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEventsTable)));
-  auto read_batch = [&it]() {
+  const size_t batch_events = std::max<size_t>(options_.rebuild_batch_events, 1);
+  auto read_batch = [&it, batch_events]() {
     std::vector<std::string> stored;
-    stored.reserve(kRebuildBatchEvents);
-    for (; it->Valid() && stored.size() < kRebuildBatchEvents; it->Next()) {
+    stored.reserve(batch_events);
+    for (; it->Valid() && stored.size() < batch_events; it->Next()) {
       stored.emplace_back(ToView(it->value()));
     }
     return stored;
@@ -240,6 +245,16 @@ Status EventStore::Impl::Rebuild() {
     }
     return events;
   };
+  // Likewise, batch N is written on a third thread while batch N+1 folds:
+  // the hook keeps N's state until OnCommitted (BatchHook's contract).
+  std::future<Status> written;
+  std::deque<Event> written_events;
+  auto await_written = [&]() -> Status {
+    if (!written.valid()) return Status::Ok();
+    RUNLEDGER_RETURN_IF_ERROR(written.get());
+    hook_->OnCommitted(written_events);
+    return Status::Ok();
+  };
   it->SeekToFirst();
   auto decoded = std::async(std::launch::async, decode, read_batch());
   for (;;) {
@@ -250,10 +265,12 @@ Status EventStore::Impl::Rebuild() {
     if (!last) decoded = std::async(std::launch::async, decode, std::move(next));
     for (const Event& event : *batch) hook_->OnEvent(event, ctx);
     hook_->OnBatchEnd(ctx);
-    RUNLEDGER_RETURN_IF_ERROR(ctx.Flush());
-    hook_->OnCommitted(*batch);
+    RUNLEDGER_RETURN_IF_ERROR(await_written());
+    written = ctx.WriteAsync();
+    written_events = std::move(*batch);
     if (last) break;
   }
+  RUNLEDGER_RETURN_IF_ERROR(await_written());
   RUNLEDGER_RETURN_IF_ERROR(internal::FromRocks(it->status(), "reading events"));
   rocksdb::FlushOptions flush;
   flush.wait = true;

@@ -71,6 +71,8 @@ class RunLedger {
   ledger::EventStore& store() { return *store_; }
   // Set before any command is submitted.
   void SetListener(ChangeListener* listener) { projection_.SetListener(listener); }
+  // Tests: how many runs the projection caches (default 200,000).
+  void SetRunCacheLimit(size_t runs) { projection_.SetCacheLimit(runs); }
   // Recently changed runs as of their last durable batch (RunQueries reads it).
   const RunSummaryCache& summaries() const { return summaries_; }
 

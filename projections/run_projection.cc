@@ -1,5 +1,6 @@
 #include "projections/run_projection.h"
 
+#include <algorithm>
 #include <tuple>
 
 #include "ledger/key_layout.h"
@@ -8,8 +9,6 @@
 
 namespace runledger::projections {
 namespace {
-
-constexpr size_t kRunCacheMax = 200000;
 
 std::string TriggeredBy(const RunState& state) {
   const Json* kind = state.triggered_by.Find("kind");
@@ -149,24 +148,44 @@ void RunProjection::OnBatchEnd(ledger::WriteContext& ctx) {
     ctx.Put(kRunCountsTable, kProjectionFormatKey, kProjectionFormat);
     format_written_ = true;
   }
+  SealedBatch sealed;
+  // Summaries feed the cache, and the listeners that arrive before the batch is durable.
+  const bool with_summaries = summaries_ != nullptr || listener_ != nullptr;
   for (const Uuid& id : dirty_runs_) {
     auto it = runs_.find(id);
     if (it == runs_.end()) continue;
-    if (summaries_) {
+    if (with_summaries) {
       auto summary = std::make_shared<RunSummary>();
       ctx.Put(kRunsTable, RunKey(id), EncodeRunRecord(it->second, summary.get()));
-      pending_summaries_.push_back(std::move(summary));
+      sealed.summaries.push_back(std::move(summary));
     } else {
       ctx.Put(kRunsTable, RunKey(id), EncodeRunRecord(it->second));
     }
+    sealed.runs.push_back(id);
   }
   for (const std::string& key : dirty_counts_) {
     std::string encoded;
     ledger::AppendU64(static_cast<std::uint64_t>(std::max<std::int64_t>(counts_.at(key), 0)), &encoded);
     ctx.Put(kRunCountsTable, key, encoded);
+    sealed.counts.push_back(key);
   }
+  if (listener_ && listener_->active()) {
+    // A listener that arrived mid-batch gets the run's state at the batch's
+    // end for changes built before it came.
+    for (RunChange& change : pending_changes_) {
+      if (!change.state_json.empty()) continue;
+      if (auto it = runs_.find(change.run_id); it != runs_.end()) {
+        change.state_json = RunJson(it->second, it->second.deleted());
+      }
+    }
+  }
+  sealed.changes = std::move(pending_changes_);
+  sealed.scopes = std::move(pending_scopes_);
+  pending_changes_.clear();
+  pending_scopes_.clear();
   dirty_runs_.clear();
   dirty_counts_.clear();
+  sealed_.push_back(std::move(sealed));
 }
 
 void RunProjection::IndexAudit(const ledger::Event& event, const RunState& state,
@@ -190,27 +209,50 @@ void RunProjection::RecordIdempotency(const ledger::Event& event, const RunState
   ledger::AppendU64(event.position, &position);
   ctx.Put(kIdempotencyTable, key, position);
   pending_idempotency_.emplace(key, event.position);
+  pending_scopes_.push_back(key);
 }
 
 void RunProjection::OnCommitted(const std::deque<ledger::Event>& events) {
+  if (sealed_.empty()) return;
+  SealedBatch batch = std::move(sealed_.front());
+  sealed_.pop_front();
   if (listener_ && listener_->active()) {
-    // A listener that arrived mid-batch gets the run's latest state for
-    // changes built before it came.
-    for (RunChange& change : pending_changes_) {
+    // A listener that arrived after the batch was sealed gets the run's state at its end.
+    for (RunChange& change : batch.changes) {
       if (!change.state_json.empty()) continue;
-      if (auto it = runs_.find(change.run_id); it != runs_.end()) {
-        change.state_json = RunJson(it->second, it->second.deleted());
+      for (const auto& summary : batch.summaries) {
+        if (summary->id == change.run_id) change.state_json = summary->ToJson(summary->deleted());
       }
     }
     const std::vector<ledger::Event> listened(events.begin(), events.end());
-    listener_->OnChanges(listened, pending_changes_);
+    listener_->OnChanges(listened, batch.changes);
   }
-  pending_changes_.clear();
-  pending_idempotency_.clear();
-  if (summaries_ && !pending_summaries_.empty()) summaries_->Publish(std::move(pending_summaries_));
-  pending_summaries_.clear();
-  if (runs_.size() > kRunCacheMax) runs_.clear();
-  if (counts_.size() > kRunCacheMax) counts_.clear();
+  for (const std::string& scope : batch.scopes) pending_idempotency_.erase(scope);
+  if (summaries_ && !batch.summaries.empty()) summaries_->Publish(std::move(batch.summaries));
+  TrimCaches();
+}
+
+void RunProjection::TrimCaches() {
+  // Keep what later batches, not yet durable, wrote (the one being built
+  // included): committed state lacks it.
+  if (runs_.size() > cache_limit_) {
+    std::unordered_map<Uuid, RunState, ledger::UuidHash> kept;
+    auto keep = [&](const Uuid& id) {
+      if (auto it = runs_.find(id); it != runs_.end()) kept.insert(std::move(*it));
+    };
+    for (const SealedBatch& batch : sealed_) std::for_each(batch.runs.begin(), batch.runs.end(), keep);
+    std::for_each(dirty_runs_.begin(), dirty_runs_.end(), keep);
+    runs_ = std::move(kept);
+  }
+  if (counts_.size() > cache_limit_) {
+    std::unordered_map<std::string, std::int64_t> kept;
+    auto keep = [&](const std::string& key) {
+      if (auto it = counts_.find(key); it != counts_.end()) kept.insert(*it);
+    };
+    for (const SealedBatch& batch : sealed_) std::for_each(batch.counts.begin(), batch.counts.end(), keep);
+    std::for_each(dirty_counts_.begin(), dirty_counts_.end(), keep);
+    counts_ = std::move(kept);
+  }
 }
 
 void RunProjection::OnReset() {
@@ -221,6 +263,8 @@ void RunProjection::OnReset() {
   dirty_counts_.clear();
   pending_idempotency_.clear();
   pending_changes_.clear();
+  pending_scopes_.clear();
+  sealed_.clear();
 }
 
 }  // namespace runledger::projections

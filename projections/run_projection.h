@@ -5,6 +5,7 @@
 // idempotency keys (projections/tables.h) in the event's own WriteBatch.
 
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -44,6 +45,8 @@ class RunProjection : public ledger::BatchHook {
   void SetListener(ChangeListener* listener) { listener_ = listener; }
   // Where durable run summaries are published; may be null.
   void SetSummaryCache(RunSummaryCache* cache) { summaries_ = cache; }
+  // Runs (and counts) kept in memory before the committed ones are dropped.
+  void SetCacheLimit(size_t entries) { cache_limit_ = entries; }
 
   // Committer thread only. The run's state as of the batch being built;
   // nullptr when the run does not exist.
@@ -68,6 +71,7 @@ class RunProjection : public ledger::BatchHook {
   void RecordIdempotency(const ledger::Event& event, const RunState& state, ledger::WriteContext& ctx);
 
   ChangeListener* listener_ = nullptr;
+  size_t cache_limit_ = 200000;
   std::unordered_map<Uuid, RunState, ledger::UuidHash> runs_;
   std::unordered_map<std::string, std::int64_t> counts_;
   // Written at the batch's end: a run's record and a count once per batch,
@@ -76,9 +80,23 @@ class RunProjection : public ledger::BatchHook {
   std::unordered_set<std::string> dirty_counts_;
   RunSummaryCache* summaries_ = nullptr;
   bool format_written_ = false;  // kProjectionFormat, once per process and per rebuild
-  std::vector<std::shared_ptr<const RunSummary>> pending_summaries_;  // this batch's, once durable
+  // Idempotency scopes of every batch not yet durable, this one included.
   std::unordered_map<std::string, std::uint64_t> pending_idempotency_;
+  // What the batch being built publishes once durable.
   std::vector<RunChange> pending_changes_;
+  std::vector<std::string> pending_scopes_;
+
+  // A batch whose writes are complete but not yet durable. The store builds
+  // the next batch on top of it, so the caches keep its state until then.
+  struct SealedBatch {
+    std::vector<RunChange> changes;
+    std::vector<std::shared_ptr<const RunSummary>> summaries;
+    std::vector<std::string> scopes;
+    std::vector<Uuid> runs;
+    std::vector<std::string> counts;
+  };
+  std::deque<SealedBatch> sealed_;  // oldest first
+  void TrimCaches();
 };
 
 // The HTTP method and path whose Idempotency-Key produced `event`, derived

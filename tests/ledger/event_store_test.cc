@@ -600,27 +600,39 @@ class CountingHook : public BatchHook {
     auto pending = pending_counts_.find(key);
     std::uint64_t count = 0;
     if (pending != pending_counts_.end()) {
-      count = pending->second;
+      count = pending->second.count;
     } else if (auto stored = ctx.Get(kProjTable, key); stored && stored->has_value()) {
       count = std::stoull(**stored);
     }
-    pending_counts_[key] = ++count;
+    pending_counts_[key] = {++count, batches_ended_};
     ctx.Put(kProjTable, key, std::to_string(count));
   }
+  void OnBatchEnd(WriteContext&) override { ++batches_ended_; }
   void OnCommitted(const std::deque<Event>& events) override {
     for (const Event& e : events) {
       EXPECT_EQ(e.position, committed_ + 1);
       committed_ = e.position;
     }
-    pending_counts_.clear();
+    // Counts a later batch wrote stay: that batch may not be durable yet.
+    std::erase_if(pending_counts_, [this](const auto& entry) { return entry.second.batch <= batches_committed_; });
+    ++batches_committed_;
   }
-  void OnReset() override { pending_counts_.clear(); }
+  void OnReset() override {
+    pending_counts_.clear();
+    batches_committed_ = batches_ended_;
+  }
 
   std::uint64_t events_seen() const { return events_seen_; }
   std::uint64_t committed() const { return committed_; }
 
  private:
-  std::map<std::string, std::uint64_t> pending_counts_;
+  struct PendingCount {
+    std::uint64_t count = 0;
+    std::uint64_t batch = 0;  // the batch that wrote it, counted from 0
+  };
+  std::map<std::string, PendingCount> pending_counts_;
+  std::uint64_t batches_ended_ = 0;
+  std::uint64_t batches_committed_ = 0;
   std::uint64_t events_seen_ = 0;
   std::uint64_t committed_ = 0;
 };

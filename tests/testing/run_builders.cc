@@ -87,10 +87,21 @@ TestLedger::~TestLedger() { Close(); }
 void TestLedger::Close() { ledger_.reset(); }
 
 Status TestLedger::Reopen(bool start_committer) {
-  Close();
   ledger::StoreOptions options;
-  options.data_dir = dir_str_;
   options.start_committer = start_committer;
+  return Open(options);
+}
+
+Status TestLedger::ReopenForRebuild(size_t batch_events) {
+  ledger::StoreOptions options;
+  options.start_committer = false;
+  options.rebuild_batch_events = batch_events;
+  return Open(options);
+}
+
+Status TestLedger::Open(ledger::StoreOptions options) {
+  Close();
+  options.data_dir = dir_str_;
   auto opened = projections::RunLedger::Open(options);
   if (!opened) return opened.error();
   ledger_ = std::move(*opened);

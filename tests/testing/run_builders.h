@@ -77,6 +77,8 @@ class TestLedger {
   // Closes the store (answering nothing new) and opens the same directory
   // again; with start_committer false only reads and rebuilds work.
   Status Reopen(bool start_committer = true);
+  // Offline, with a rebuild folding `batch_events` events at a time.
+  Status ReopenForRebuild(size_t batch_events);
   void Close();
 
   projections::RunLedger& ledger() { return *ledger_; }
@@ -110,6 +112,8 @@ class TestLedger {
   std::string RecordBytes(const Uuid& id);
 
  private:
+  Status Open(ledger::StoreOptions options);
+
   TempDir dir_;
   std::string dir_str_;
   std::unique_ptr<projections::RunLedger> ledger_;
