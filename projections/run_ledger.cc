@@ -467,7 +467,7 @@ void RunLedger::AppendEvent(AppendRequest request, Done done) {
 void RunLedger::Act(ActionRequest request, Done done) {
   if (request.reason) {
     // The reason follows the rule of the deleted payload's (free text, at
-    // most 65,536 code points) for abort and delete alike.
+    // most 64 KiB of UTF-8) for abort and delete alike.
     Json data = Json::MakeObject();
     data.Set("reason", Json::String(*request.reason));
     if (Status valid = ValidatePayload("deleted", data); !valid.ok()) {

@@ -17,7 +17,7 @@ import pathlib
 import sys
 
 MAX_SAFE = 9007199254740991  # 2^53 - 1
-MESSAGE_MAX = 65536  # characters (code points)
+MESSAGE_MAX = 65536  # bytes of UTF-8; also the schemas' maxLength in code points
 ASTRAL = "\U0001F600"  # one code point, two UTF-16 units, four UTF-8 bytes
 
 
@@ -370,12 +370,15 @@ def logged_cases():
     c("message null", {"level": "info", "message": None}, False)
     c("message 65536 ASCII chars", {"level": "info", "message": "a" * MESSAGE_MAX}, True)
     c("message 65537 ASCII chars", {"level": "info", "message": "a" * (MESSAGE_MAX + 1)}, False)
-    c("message 65536 two-byte chars (131072 bytes)",
-      {"level": "info", "message": "\u00e9" * MESSAGE_MAX}, True)
-    c("message 65536 astral chars (262144 bytes)",
-      {"level": "info", "message": ASTRAL * MESSAGE_MAX}, True)
-    c("message 65536 astral chars as surrogate escapes",
-      {"level": "info", "message": ASTRAL * MESSAGE_MAX}, True, ascii_only=True)
+    # The limit counts UTF-8 bytes. Texts over 65,536 bytes but within 65,536
+    # code points pass the schema and fail the server (schemas/README.md):
+    # they stay out of this shared corpus.
+    c("message 32768 two-byte chars (65536 bytes)",
+      {"level": "info", "message": "\u00e9" * (MESSAGE_MAX // 2)}, True)
+    c("message 16384 astral chars (65536 bytes)",
+      {"level": "info", "message": ASTRAL * (MESSAGE_MAX // 4)}, True)
+    c("message 16384 astral chars as surrogate escapes (65536 bytes decoded)",
+      {"level": "info", "message": ASTRAL * (MESSAGE_MAX // 4)}, True, ascii_only=True)
     c("message 65537 astral chars", {"level": "info", "message": ASTRAL * (MESSAGE_MAX + 1)}, False)
     c("container", {"level": "info", "message": "m", "container": "orders"}, True)
     c("container empty", {"level": "info", "message": "m", "container": ""}, False)
