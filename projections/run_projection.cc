@@ -1,6 +1,5 @@
 #include "projections/run_projection.h"
 
-#include <algorithm>
 #include <tuple>
 
 #include "ledger/key_layout.h"
@@ -15,6 +14,16 @@ std::string TriggeredBy(const RunState& state) {
   const Json* id = state.triggered_by.Find("id");
   if (!kind || !id || !kind->is_string() || !id->is_string()) return {};
   return kind->string() + ":" + id->string();
+}
+
+// Drops every entry of `cache` but those under `keys`.
+template <typename Key, typename Map>
+void KeepOnly(const std::vector<Key>& keys, Map* cache) {
+  Map kept;
+  for (const Key& key : keys) {
+    if (auto it = cache->find(key); it != cache->end()) kept.insert(std::move(*it));
+  }
+  *cache = std::move(kept);
 }
 
 std::string UuidBytes(const Uuid& id) {
@@ -149,35 +158,18 @@ void RunProjection::OnBatchEnd(ledger::WriteContext& ctx) {
     format_written_ = true;
   }
   SealedBatch sealed;
-  // Summaries feed the cache, and the listeners that arrive before the batch is durable.
-  const bool with_summaries = summaries_ != nullptr || listener_ != nullptr;
   for (const Uuid& id : dirty_runs_) {
     auto it = runs_.find(id);
     if (it == runs_.end()) continue;
-    if (with_summaries) {
-      auto summary = std::make_shared<RunSummary>();
-      ctx.Put(kRunsTable, RunKey(id), EncodeRunRecord(it->second, summary.get()));
-      sealed.summaries.push_back(std::move(summary));
-    } else {
-      ctx.Put(kRunsTable, RunKey(id), EncodeRunRecord(it->second));
-    }
-    sealed.runs.push_back(id);
+    auto summary = std::make_shared<RunSummary>();  // the record is built from it anyway
+    ctx.Put(kRunsTable, RunKey(id), EncodeRunRecord(it->second, summary.get()));
+    sealed.summaries.push_back(std::move(summary));
   }
   for (const std::string& key : dirty_counts_) {
     std::string encoded;
     ledger::AppendU64(static_cast<std::uint64_t>(std::max<std::int64_t>(counts_.at(key), 0)), &encoded);
     ctx.Put(kRunCountsTable, key, encoded);
     sealed.counts.push_back(key);
-  }
-  if (listener_ && listener_->active()) {
-    // A listener that arrived mid-batch gets the run's state at the batch's
-    // end for changes built before it came.
-    for (RunChange& change : pending_changes_) {
-      if (!change.state_json.empty()) continue;
-      if (auto it = runs_.find(change.run_id); it != runs_.end()) {
-        change.state_json = RunJson(it->second, it->second.deleted());
-      }
-    }
   }
   sealed.changes = std::move(pending_changes_);
   sealed.scopes = std::move(pending_scopes_);
@@ -217,11 +209,16 @@ void RunProjection::OnCommitted(const std::deque<ledger::Event>& events) {
   SealedBatch batch = std::move(sealed_.front());
   sealed_.pop_front();
   if (listener_ && listener_->active()) {
-    // A listener that arrived after the batch was sealed gets the run's state at its end.
+    // A listener that arrived mid-batch gets, for changes built before it
+    // came, the run's state at the batch's end.
+    std::unordered_map<Uuid, const RunSummary*, ledger::UuidHash> at_end;
     for (RunChange& change : batch.changes) {
       if (!change.state_json.empty()) continue;
-      for (const auto& summary : batch.summaries) {
-        if (summary->id == change.run_id) change.state_json = summary->ToJson(summary->deleted());
+      if (at_end.empty()) {
+        for (const auto& summary : batch.summaries) at_end.emplace(summary->id, summary.get());
+      }
+      if (auto it = at_end.find(change.run_id); it != at_end.end()) {
+        change.state_json = it->second->ToJson(it->second->deleted());
       }
     }
     const std::vector<ledger::Event> listened(events.begin(), events.end());
@@ -236,22 +233,16 @@ void RunProjection::TrimCaches() {
   // Keep what later batches, not yet durable, wrote (the one being built
   // included): committed state lacks it.
   if (runs_.size() > cache_limit_) {
-    std::unordered_map<Uuid, RunState, ledger::UuidHash> kept;
-    auto keep = [&](const Uuid& id) {
-      if (auto it = runs_.find(id); it != runs_.end()) kept.insert(std::move(*it));
-    };
-    for (const SealedBatch& batch : sealed_) std::for_each(batch.runs.begin(), batch.runs.end(), keep);
-    std::for_each(dirty_runs_.begin(), dirty_runs_.end(), keep);
-    runs_ = std::move(kept);
+    std::vector<Uuid> pending(dirty_runs_.begin(), dirty_runs_.end());
+    for (const SealedBatch& batch : sealed_) {
+      for (const auto& summary : batch.summaries) pending.push_back(summary->id);
+    }
+    KeepOnly(pending, &runs_);
   }
   if (counts_.size() > cache_limit_) {
-    std::unordered_map<std::string, std::int64_t> kept;
-    auto keep = [&](const std::string& key) {
-      if (auto it = counts_.find(key); it != counts_.end()) kept.insert(*it);
-    };
-    for (const SealedBatch& batch : sealed_) std::for_each(batch.counts.begin(), batch.counts.end(), keep);
-    std::for_each(dirty_counts_.begin(), dirty_counts_.end(), keep);
-    counts_ = std::move(kept);
+    std::vector<std::string> pending(dirty_counts_.begin(), dirty_counts_.end());
+    for (const SealedBatch& batch : sealed_) pending.insert(pending.end(), batch.counts.begin(), batch.counts.end());
+    KeepOnly(pending, &counts_);
   }
 }
 

@@ -90,9 +90,8 @@ class RunProjection : public ledger::BatchHook {
   // the next batch on top of it, so the caches keep its state until then.
   struct SealedBatch {
     std::vector<RunChange> changes;
-    std::vector<std::shared_ptr<const RunSummary>> summaries;
+    std::vector<std::shared_ptr<const RunSummary>> summaries;  // one per run it changed
     std::vector<std::string> scopes;
-    std::vector<Uuid> runs;
     std::vector<std::string> counts;
   };
   std::deque<SealedBatch> sealed_;  // oldest first
