@@ -30,7 +30,10 @@ namespace {
 
 const std::vector<std::string> kLedgerTables = {"events", "streams", "client_ids", "merkle", "meta"};
 // Keys: position; run id + seq; level + index.
-const std::map<std::string, size_t> kLedgerOrderedSuffix = {{"events", 8}, {"streams", 4}, {"merkle", 8}};
+const std::map<std::string, TableTuning> kLedgerTuning = {
+    {"events", {.ordered_suffix_bytes = 8}},
+    {"streams", {.ordered_suffix_bytes = 4}},
+    {"merkle", {.ordered_suffix_bytes = 8}}};
 constexpr size_t kStreamHeadCacheMax = 1 << 20;
 constexpr std::int64_t kRecoveryIntervalMs = 200;
 }  // namespace
@@ -114,17 +117,16 @@ rocksdb::ColumnFamilyOptions EventStore::Impl::TableOptions(const std::string& n
   // bloom filter over its keys skips the skip-list search for those.
   options.memtable_whole_key_filtering = true;
   options.memtable_prefix_bloom_size_ratio = 0.02;
-  size_t suffix = 0;
-  for (const auto* table : {&kLedgerOrderedSuffix, &options_.ordered_suffix_bytes}) {
-    if (auto it = table->find(name); it != table->end()) suffix = it->second;
+  TableTuning tuning;
+  for (const auto* tunings : {&kLedgerTuning, &options_.projection_tuning}) {
+    if (auto it = tunings->find(name); it != tunings->end()) tuning = it->second;
   }
-  if (suffix > 0) {
-    options.memtable_insert_with_hint_prefix_extractor = internal::NewAllButSuffixTransform(suffix);
+  if (tuning.ordered_suffix_bytes > 0) {
+    options.memtable_insert_with_hint_prefix_extractor =
+        internal::NewAllButSuffixTransform(tuning.ordered_suffix_bytes);
   }
+  if (tuning.write_buffer_bytes > 0) options.write_buffer_size = tuning.write_buffer_bytes;
   options.disable_auto_compactions = !options_.compactions;
-  if (auto it = options_.write_buffer_bytes.find(name); it != options_.write_buffer_bytes.end()) {
-    options.write_buffer_size = it->second;
-  }
   return options;
 }
 

@@ -42,6 +42,15 @@ inline constexpr TableId kMerkleTable = 3;
 inline constexpr TableId kMetaTable = 4;
 inline constexpr TableId kFirstProjectionTable = 5;
 
+// How one table's memtable is tuned; the key layout is unchanged.
+struct TableTuning {
+  // Keys are a prefix then an increasing suffix of this many bytes (e.g. an
+  // index then a position): memtable inserts use a hint per prefix. 0: none.
+  size_t ordered_suffix_bytes = 0;
+  // Memtable size; 0: RocksDB's default (64 MiB).
+  size_t write_buffer_bytes = 0;
+};
+
 struct StoreOptions {
   // RocksDB lives in <data_dir>/db; the directory is created if missing.
   std::string data_dir;
@@ -49,12 +58,8 @@ struct StoreOptions {
   std::string signing_key_path;
   // Column families owned by projections (dropped and refilled by rebuild).
   std::vector<std::string> projection_tables;
-  // Tables (ledger's or projections') whose keys are a prefix then an
-  // increasing suffix of this many bytes, e.g. an index then a position.
-  // Their memtable inserts use a hint per prefix; the layout is unchanged.
-  std::map<std::string, size_t> ordered_suffix_bytes;
-  // Memtable size of some tables (RocksDB's default otherwise, 64 MiB).
-  std::map<std::string, size_t> write_buffer_bytes;
+  // Projection tables tuned by name (the ledger tunes its own).
+  std::map<std::string, TableTuning> projection_tuning;
   // RocksDB's block cache, shared by all tables (uncompressed blocks).
   size_t block_cache_bytes = 256 << 20;
   // Most commands folded into one synced write.

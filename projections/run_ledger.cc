@@ -395,8 +395,7 @@ std::string_view ActionName(Action action) {
 
 Result<std::unique_ptr<RunLedger>> RunLedger::Open(ledger::StoreOptions options) {
   options.projection_tables = ProjectionTableNames();
-  options.ordered_suffix_bytes = ProjectionOrderedSuffixBytes();
-  options.write_buffer_bytes = ProjectionWriteBufferBytes();
+  options.projection_tuning = ProjectionTableTuning();
   std::unique_ptr<RunLedger> ledger(new RunLedger());
   ledger->projection_.SetSummaryCache(&ledger->summaries_);
   auto store = ledger::EventStore::Open(options, &ledger->projection_);

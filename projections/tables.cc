@@ -9,11 +9,10 @@ std::vector<std::string> ProjectionTableNames() {
   return {"runs", "run_index", "run_counts", "audit", "idempotency"};
 }
 
-std::map<std::string, size_t> ProjectionOrderedSuffixBytes() {
-  return {{"run_index", 8 + 16}, {"audit", 8}};
+std::map<std::string, ledger::TableTuning> ProjectionTableTuning() {
+  return {{"run_index", {.ordered_suffix_bytes = kRunIndexSuffixBytes, .write_buffer_bytes = 4 << 20}},
+          {"audit", {.ordered_suffix_bytes = 8}}};
 }
-
-std::map<std::string, size_t> ProjectionWriteBufferBytes() { return {{"run_index", 4 << 20}}; }
 
 void AppendKeyString(std::string_view s, std::string* out) {
   const auto size = static_cast<std::uint16_t>(std::min<size_t>(s.size(), 0xffff));

@@ -44,14 +44,12 @@ inline constexpr ledger::TableId kIdempotencyTable = ledger::kFirstProjectionTab
 
 // In TableId order; pass as StoreOptions::projection_tables.
 std::vector<std::string> ProjectionTableNames();
-// StoreOptions::ordered_suffix_bytes: audit keys end in a position, listing
-// keys in (created_at, run id), both mostly increasing per prefix.
-std::map<std::string, size_t> ProjectionOrderedSuffixBytes();
-// StoreOptions::write_buffer_bytes: a status change writes a status key and
-// SingleDeletes the old one; the pair only vanishes at a flush, and until
-// then every listing of that status steps over it. A small memtable for the
-// listing index keeps that walk short.
-std::map<std::string, size_t> ProjectionWriteBufferBytes();
+// StoreOptions::projection_tuning. Audit keys end in a position, listing
+// keys in (created_at, run id), both mostly increasing per prefix. A status
+// change writes a status key and SingleDeletes the old one; the pair only
+// vanishes at a flush, and until then every listing of that status steps
+// over it: a small memtable for the listing index keeps that walk short.
+std::map<std::string, ledger::TableTuning> ProjectionTableTuning();
 
 void AppendKeyString(std::string_view s, std::string* out);
 std::string RunKey(const ledger::Uuid& run_id);
