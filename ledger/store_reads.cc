@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ledger/event_store.h"
+#include "ledger/internal/background_thread.h"
 #include "ledger/internal/store_impl.h"
 #include "ledger/key_layout.h"
 
@@ -59,7 +60,8 @@ class RocksSnapshot : public ReadSnapshot {
 // flush at the end makes them durable.
 class RebuildContext : public WriteContext {
  public:
-  explicit RebuildContext(EventStore::Impl& impl) : impl_(impl) {}
+  RebuildContext(EventStore::Impl& impl, internal::BackgroundThread& writer)
+      : impl_(impl), writer_(writer) {}
   void Put(TableId table, std::string_view key, std::string_view value) override {
     batch_->Put(impl_.cf(table), ToSlice(key), ToSlice(value));
   }
@@ -77,11 +79,12 @@ class RebuildContext : public WriteContext {
       return internal::FromRocks(db->Write(options, batch.get()), "writing rebuilt projections");
     };
     batch_ = std::make_unique<rocksdb::WriteBatch>();
-    return std::async(std::launch::async, std::move(write));
+    return writer_.Run(std::move(write));
   }
 
  private:
   EventStore::Impl& impl_;
+  internal::BackgroundThread& writer_;
   std::unique_ptr<rocksdb::WriteBatch> batch_ = std::make_unique<rocksdb::WriteBatch>();
 };
 
@@ -223,7 +226,8 @@ Status EventStore::Impl::Rebuild() {
   }
   if (hook_ == nullptr) return Status::Ok();
   hook_->OnReset();
-  RebuildContext ctx(*this);
+  internal::BackgroundThread writer;
+  RebuildContext ctx(*this, writer);
   // Parsing the stored JSON is pure: a second thread decodes the next batch
   // while this one folds the current one into the projections.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEventsTable)));
@@ -255,14 +259,18 @@ Status EventStore::Impl::Rebuild() {
     hook_->OnCommitted(written_events);
     return Status::Ok();
   };
+  internal::BackgroundThread decoder;  // declared after what its tasks use: joined first
+  auto decode_next = [&](std::vector<std::string> stored) {
+    return decoder.Run([&decode, stored = std::move(stored)]() mutable { return decode(std::move(stored)); });
+  };
   it->SeekToFirst();
-  auto decoded = std::async(std::launch::async, decode, read_batch());
+  auto decoded = decode_next(read_batch());
   for (;;) {
     std::vector<std::string> next = read_batch();
     Result<std::deque<Event>> batch = decoded.get();
     if (!batch) return batch.error();
     const bool last = next.empty();
-    if (!last) decoded = std::async(std::launch::async, decode, std::move(next));
+    if (!last) decoded = decode_next(std::move(next));
     for (const Event& event : *batch) hook_->OnEvent(event, ctx);
     hook_->OnBatchEnd(ctx);
     RUNLEDGER_RETURN_IF_ERROR(await_written());
@@ -349,8 +357,9 @@ Status VerifyStore(EventStore& store, const std::optional<Checkpoint>& trusted, 
   it->SeekToFirst();
   Chunk hashing;
   read_chunk(&hashing);
+  internal::BackgroundThread hasher;  // declared after `hashing`: joined first
   while (!hashing.values.empty()) {
-    auto hashed = std::async(std::launch::async, hash_leaves, &hashing);
+    auto hashed = hasher.Run([&hash_leaves, &hashing] { hash_leaves(&hashing); });
     Chunk next;
     if (missing.ok()) read_chunk(&next);
     hashed.get();
