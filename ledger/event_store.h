@@ -91,7 +91,8 @@ class WriteContext {
   // SingleDelete): the removal and the write both vanish at the next flush or
   // compaction, so listings do not wade through tombstones.
   virtual void SingleDelete(TableId table, std::string_view key) = 0;
-  // Reads committed state: not this batch, nor (in a rebuild) the one still being written.
+  // Reads committed state: not this batch, nor (in a rebuild) the one still
+  // being written. A read error fails the whole batch (or the rebuild).
   virtual Result<std::optional<std::string>> Get(TableId table, std::string_view key) = 0;
 };
 

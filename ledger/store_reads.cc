@@ -69,8 +69,11 @@ class RebuildContext : public WriteContext {
     batch_->SingleDelete(impl_.cf(table), ToSlice(key));
   }
   Result<std::optional<std::string>> Get(TableId table, std::string_view key) override {
-    return impl_.Read(table, key);
+    auto value = impl_.Read(table, key);
+    if (!value && read_status_.ok()) read_status_ = value.error();
+    return value;
   }
+  const Status& read_status() const { return read_status_; }
   // Writes what was collected on another thread; the next batch collects meanwhile.
   std::future<Status> WriteAsync() {
     auto write = [db = impl_.db(), batch = std::move(batch_)]() {
@@ -85,6 +88,7 @@ class RebuildContext : public WriteContext {
  private:
   EventStore::Impl& impl_;
   internal::BackgroundThread& writer_;
+  Status read_status_;  // the first failed Get: fails the rebuild
   std::unique_ptr<rocksdb::WriteBatch> batch_ = std::make_unique<rocksdb::WriteBatch>();
 };
 
@@ -273,6 +277,7 @@ Status EventStore::Impl::Rebuild() {
     if (!last) decoded = decode_next(std::move(next));
     for (const Event& event : *batch) hook_->OnEvent(event, ctx);
     hook_->OnBatchEnd(ctx);
+    RUNLEDGER_RETURN_IF_ERROR(ctx.read_status());
     RUNLEDGER_RETURN_IF_ERROR(await_written());
     written = ctx.WriteAsync();
     written_events = std::move(*batch);

@@ -178,18 +178,25 @@ class PositionSource {
   }
   static PositionSource Audit(ledger::EventStore& store, std::string prefix, std::uint64_t begin) {
     PositionSource s(store.NewIterator(kAuditTable), std::move(prefix), Kind::kAudit);
-    std::string start = s.prefix_;
-    ledger::AppendU64(begin, &start);
-    s.it_->Seek(start);
+    // Blocks are keyed by their first position: the one holding `begin`
+    // is the last that starts at or before it.
+    s.it_->SeekForPrev(AuditBlockKey(s.prefix_, begin));
+    if (!s.InPrefix()) s.it_->Seek(s.prefix_);
+    s.LoadBlock();
     return s;
   }
-  bool Valid() const { return it_->Valid() && StartsWith(it_->key(), prefix_); }
-  void Next() { it_->Next(); }
+  bool Valid() const { return kind_ == Kind::kAudit ? index_ < block_.size() : InPrefix(); }
+  void Next() {
+    if (kind_ != Kind::kAudit) return it_->Next();
+    if (++index_ < block_.size()) return;
+    it_->Next();
+    LoadBlock();
+  }
   std::uint64_t position() const {
     switch (kind_) {
       case Kind::kLedger: return ledger::ReadU64(it_->key());
       case Kind::kStream: return ledger::ReadU64(it_->value());
-      case Kind::kAudit: return ledger::ReadU64(it_->key().substr(prefix_.size()));
+      case Kind::kAudit: return block_[index_];
     }
     return 0;
   }
@@ -198,9 +205,20 @@ class PositionSource {
   enum class Kind { kLedger, kStream, kAudit };
   PositionSource(std::unique_ptr<TableIterator> it, std::string prefix, Kind kind)
       : it_(std::move(it)), prefix_(std::move(prefix)), kind_(kind) {}
+  bool InPrefix() const { return it_->Valid() && StartsWith(it_->key(), prefix_); }
+  // The block at the iterator, or none past the index's end.
+  void LoadBlock() {
+    index_ = 0;
+    for (; InPrefix(); it_->Next()) {
+      if (it_->key().size() == prefix_.size() + 8 && DecodeAuditBlock(it_->value(), &block_)) return;
+    }
+    block_.clear();
+  }
   std::unique_ptr<TableIterator> it_;
   std::string prefix_;
   Kind kind_;
+  std::vector<std::uint64_t> block_;  // audit only
+  size_t index_ = 0;
 };
 
 }  // namespace

@@ -171,6 +171,11 @@ void RunProjection::OnBatchEnd(ledger::WriteContext& ctx) {
     ctx.Put(kRunCountsTable, key, encoded);
     sealed.counts.push_back(key);
   }
+  for (const std::string& prefix : dirty_audit_) {
+    ctx.Put(kAuditTable, AuditBlockKey(prefix, kOpenAuditBlock), EncodeAuditBlock(audit_blocks_.at(prefix)));
+    sealed.audit.push_back(prefix);
+  }
+  dirty_audit_.clear();
   sealed.changes = std::move(pending_changes_);
   sealed.scopes = std::move(pending_scopes_);
   pending_changes_.clear();
@@ -182,10 +187,29 @@ void RunProjection::OnBatchEnd(ledger::WriteContext& ctx) {
 
 void RunProjection::IndexAudit(const ledger::Event& event, const RunState& state,
                                ledger::WriteContext& ctx) {
-  ctx.Put(kAuditTable, AuditKey('T', event.type, event.position), "");
-  ctx.Put(kAuditTable, AuditKey('P', event.principal, event.position), "");
-  ctx.Put(kAuditTable, AuditKey('D', DatastoreId(state), event.position), "");
-  ctx.Put(kAuditTable, AuditKey('O', state.operation, event.position), "");
+  AddToAuditIndex(AuditPrefix('T', event.type), event.position, ctx);
+  AddToAuditIndex(AuditPrefix('P', event.principal), event.position, ctx);
+  AddToAuditIndex(AuditPrefix('D', DatastoreId(state)), event.position, ctx);
+  AddToAuditIndex(AuditPrefix('O', state.operation), event.position, ctx);
+}
+
+void RunProjection::AddToAuditIndex(std::string prefix, std::uint64_t position,
+                                    ledger::WriteContext& ctx) {
+  auto it = audit_blocks_.find(prefix);
+  if (it == audit_blocks_.end()) {
+    std::vector<std::uint64_t> block;
+    auto stored = ctx.Get(kAuditTable, AuditBlockKey(prefix, kOpenAuditBlock));
+    if (!stored) return;  // the store fails the whole batch on a read error
+    if (stored->has_value() && !DecodeAuditBlock(**stored, &block)) block.clear();
+    it = audit_blocks_.emplace(std::move(prefix), std::move(block)).first;
+  }
+  std::vector<std::uint64_t>& block = it->second;
+  if (block.size() == kAuditBlockPositions) {
+    ctx.Put(kAuditTable, AuditBlockKey(it->first, block.front()), EncodeAuditBlock(block));
+    block.clear();
+  }
+  block.push_back(position);
+  dirty_audit_.insert(it->first);
 }
 
 void RunProjection::RecordIdempotency(const ledger::Event& event, const RunState& state,
@@ -244,6 +268,11 @@ void RunProjection::TrimCaches() {
     for (const SealedBatch& batch : sealed_) pending.insert(pending.end(), batch.counts.begin(), batch.counts.end());
     KeepOnly(pending, &counts_);
   }
+  if (audit_blocks_.size() > cache_limit_) {
+    std::vector<std::string> pending(dirty_audit_.begin(), dirty_audit_.end());
+    for (const SealedBatch& batch : sealed_) pending.insert(pending.end(), batch.audit.begin(), batch.audit.end());
+    KeepOnly(pending, &audit_blocks_);
+  }
 }
 
 void RunProjection::OnReset() {
@@ -255,6 +284,8 @@ void RunProjection::OnReset() {
   pending_idempotency_.clear();
   pending_changes_.clear();
   pending_scopes_.clear();
+  audit_blocks_.clear();
+  dirty_audit_.clear();
   sealed_.clear();
 }
 

@@ -85,6 +85,11 @@ class RunProjection : public ledger::BatchHook {
   // What the batch being built publishes once durable.
   std::vector<RunChange> pending_changes_;
   std::vector<std::string> pending_scopes_;
+  // The block still filling of each audit index (AuditPrefix -> positions),
+  // loaded on first use, and the indexes the batch being built added to.
+  std::unordered_map<std::string, std::vector<std::uint64_t>> audit_blocks_;
+  std::unordered_set<std::string> dirty_audit_;
+  void AddToAuditIndex(std::string prefix, std::uint64_t position, ledger::WriteContext& ctx);
 
   // A batch whose writes are complete but not yet durable. The store builds
   // the next batch on top of it, so the caches keep its state until then.
@@ -93,6 +98,7 @@ class RunProjection : public ledger::BatchHook {
     std::vector<std::shared_ptr<const RunSummary>> summaries;  // one per run it changed
     std::vector<std::string> scopes;
     std::vector<std::string> counts;
+    std::vector<std::string> audit;  // AuditPrefix of each index it added to
   };
   std::deque<SealedBatch> sealed_;  // oldest first
   void TrimCaches();

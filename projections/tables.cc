@@ -76,10 +76,46 @@ std::string AuditPrefix(char kind, std::string_view value) {
   return key;
 }
 
-std::string AuditKey(char kind, std::string_view value, std::uint64_t position) {
-  std::string key = AuditPrefix(kind, value);
-  ledger::AppendU64(position, &key);
+std::string AuditBlockKey(std::string_view prefix, std::uint64_t first) {
+  std::string key(prefix);
+  ledger::AppendU64(first, &key);
   return key;
+}
+
+std::string EncodeAuditBlock(const std::vector<std::uint64_t>& positions) {
+  std::string bytes;
+  if (positions.empty()) return bytes;
+  ledger::AppendU64(positions.front(), &bytes);
+  for (size_t i = 1; i < positions.size(); ++i) {
+    for (std::uint64_t delta = positions[i] - positions[i - 1];; delta >>= 7) {
+      if (delta < 0x80) {
+        bytes.push_back(static_cast<char>(delta));
+        break;
+      }
+      bytes.push_back(static_cast<char>((delta & 0x7f) | 0x80));
+    }
+  }
+  return bytes;
+}
+
+bool DecodeAuditBlock(std::string_view bytes, std::vector<std::uint64_t>* positions) {
+  positions->clear();
+  if (bytes.size() < 8) return false;
+  positions->push_back(ledger::ReadU64(bytes));
+  std::uint64_t delta = 0;
+  int shift = 0;
+  for (size_t i = 8; i < bytes.size(); ++i) {
+    const auto byte = static_cast<std::uint8_t>(bytes[i]);
+    if (shift > 56) return false;
+    delta |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    shift += 7;
+    if (byte & 0x80) continue;
+    if (delta == 0) return false;  // positions strictly increase
+    positions->push_back(positions->back() + delta);
+    delta = 0;
+    shift = 0;
+  }
+  return shift == 0;
 }
 
 std::string IdempotencyScope(std::string_view principal, std::string_view method,

@@ -18,10 +18,13 @@
 //   run_counts    str(dimension) str(status)                 count:u64 (non-deleted runs)
 //                 "" (the empty key)                         kProjectionFormat
 //                 dimensions: "" (all), "o:<op>", "d:<ds>", "d:<ds>\no:<op>", "t:<kind:id>"
-//   audit         'T' str(type) position:u64                 ""   events by type
-//                 'P' str(principal) position                ""
-//                 'D' str(datastore id) position             ""
-//                 'O' str(operation) position                ""
+//   audit         'T' str(type) first:u64                    block   events by type
+//                 'P' str(principal) first                   block
+//                 'D' str(datastore id) first                block
+//                 'O' str(operation) first                   block
+//                 (a block: up to kAuditBlockPositions ascending positions,
+//                 EncodeAuditBlock; `first` is its first position, and the
+//                 block still filling sits under first = kOpenAuditBlock)
 //   idempotency   sha256(principal \n method \n path \n key_sha256)   position:u64 of the
 //                 first event that request appended
 
@@ -68,10 +71,19 @@ std::pair<std::int64_t, ledger::Uuid> DecodeRunIndexSuffix(std::string_view suff
 // Written with the projections; a store whose projections carry another
 // format (or none) is rebuilt when a server opens it.
 inline constexpr std::string_view kProjectionFormatKey = "";
-inline constexpr std::string_view kProjectionFormat = "runledger-projections-3";
+inline constexpr std::string_view kProjectionFormat = "runledger-projections-4";
 std::string CountKey(std::string_view dimension, std::string_view status);
+// An audit index is one key per block of positions, not one per event: an
+// append batch rewrites each index it touches once, and a rebuild batch of
+// thousands of events writes few keys.
+inline constexpr size_t kAuditBlockPositions = 64;
+inline constexpr std::uint64_t kOpenAuditBlock = UINT64_MAX;
 std::string AuditPrefix(char kind, std::string_view value);
-std::string AuditKey(char kind, std::string_view value, std::uint64_t position);
+std::string AuditBlockKey(std::string_view prefix, std::uint64_t first);
+// The first position as u64, then each next one as a LEB128 delta.
+std::string EncodeAuditBlock(const std::vector<std::uint64_t>& positions);
+// Replaces `positions`; false when the bytes are not a block.
+bool DecodeAuditBlock(std::string_view bytes, std::vector<std::uint64_t>* positions);
 std::string IdempotencyScope(std::string_view principal, std::string_view method,
                              std::string_view path, std::string_view key_sha256);
 

@@ -61,7 +61,9 @@ class EventStore::Impl : public AppendContext {
     batch_.SingleDelete(cf(table), ToSlice(key));
   }
   Result<std::optional<std::string>> Get(TableId table, std::string_view key) override {
-    return Read(table, key);
+    auto value = Read(table, key);
+    if (!value && batch_status_.ok()) batch_status_ = value.error();
+    return value;
   }
   Result<std::uint32_t> StreamVersion(const Uuid& run_id) override;
   Result<std::optional<Event>> FindByClientId(const Uuid& run_id, std::string_view client_id) override;

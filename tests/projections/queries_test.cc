@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <future>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 #include "ledger/event.h"
 #include "ledger/time.h"
 #include "ledger/uuid.h"
+#include "projections/tables.h"
 #include "tests/testing/run_builders.h"
 
 namespace runledger::projections {
@@ -610,6 +612,60 @@ TEST_F(AuditTest, EveryFilterAnswersTheMatchingEventsInPositionOrder) {
     }
     EXPECT_EQ(Audited(c.filter, 5), expected) << c.name;
     EXPECT_EQ(Audited(c.filter, 1000), expected) << c.name;
+  }
+}
+
+TEST_F(QueriesTest, AuditIndexesSpanBlocksAcrossBatchesAndRestarts) {
+  const Uuid run = t_.RunIn("scan", "running");
+  // Concurrent appends share batches; the restart drops the block still
+  // filling from memory, so the next append reads it back from disk.
+  auto log_concurrently = [&](int n) {
+    std::vector<std::future<Reply>> replies;
+    for (int i = 0; i < n; ++i) {
+      AppendRequest request;
+      request.caller = rt::Alice();
+      request.run_id = run;
+      request.type = i % 3 == 0 ? "progressed" : "logged";
+      request.data = i % 3 == 0 ? J(R"({"processed":1})") : J(R"({"level":"info","message":"m"})");
+      replies.push_back(t_.AppendAsync(std::move(request)));
+    }
+    for (auto& reply : replies) ASSERT_TRUE(rt::Wait(reply).ok());
+  };
+  log_concurrently(150);
+  ASSERT_TRUE(t_.Reopen().ok());
+  log_concurrently(150);
+
+  std::vector<std::uint64_t> logged;
+  for (std::uint64_t p = 1; p <= t_.store().size(); ++p) {
+    if (t_.store().ReadEvent(p)->value().type == "logged") logged.push_back(p);
+  }
+  ASSERT_EQ(logged.size(), 200u);
+  // One key per block of kAuditBlockPositions, not one per event.
+  const std::string prefix = AuditPrefix('T', "logged");
+  size_t keys = 0;
+  auto it = t_.store().NewIterator(kAuditTable);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++keys;
+  EXPECT_EQ(keys, (logged.size() + kAuditBlockPositions - 1) / kAuditBlockPositions);
+
+  AuditFilter filter;
+  filter.types = {"logged"};
+  for (std::uint64_t after : {std::uint64_t{0}, logged[0], logged[63], logged[64] - 1, logged[64], logged[130],
+                              logged[199] - 1, logged[199]}) {
+    std::vector<std::uint64_t> expected;
+    for (std::uint64_t p : logged) {
+      if (p > after) expected.push_back(p);
+    }
+    for (size_t limit : {size_t{7}, size_t{1000}}) {
+      std::vector<std::uint64_t> got;
+      for (std::uint64_t from = after;;) {
+        auto page = q().AuditEvents(filter, from, limit);
+        ASSERT_TRUE(page.has_value());
+        for (const auto& stored : page->items) got.push_back(ledger::DecodeEvent(stored)->position);
+        if (!page->next) break;
+        from = *page->next;
+      }
+      EXPECT_EQ(got, expected) << "after " << after << ", limit " << limit;
+    }
   }
 }
 
