@@ -5,12 +5,14 @@
 // No business rules live here.
 
 #include <atomic>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "projections/queries.h"
 #include "projections/run_ledger.h"
+#include "server/access_log.h"
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/live.h"
@@ -68,6 +70,7 @@ class Api : public Handler {
   projections::RunQueries queries_;
   LiveHub live_;
   Metrics metrics_;
+  AccessLog access_log_{std::clog};
   mutable std::mutex tokens_mutex_;
   std::shared_ptr<const TokenFile> tokens_;
   WorkerPool reads_;    // last two: their threads are joined before the rest goes

@@ -75,7 +75,7 @@ class Api::Call : public std::enable_shared_from_this<Api::Call> {
         .Key("principal").String(principal_ ? principal_->name : "")
         .Key("request_id").String(request_id_).EndObject();
     line.push_back('\n');
-    std::clog << line;
+    api_.access_log_.Write(line);
   }
   Response Json200(unsigned status, std::string body) {
     Response response(static_cast<http::status>(status), request_.version());
