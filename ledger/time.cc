@@ -58,6 +58,22 @@ std::string FormatTimestampMs(std::int64_t unix_ms) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
+  if (y >= 0 && y <= 9999) {
+    // By hand: snprintf was 1.5% of the committer's samples (every event's
+    // recorded_at, every run record's times).
+    std::string out = "0000-00-00T00:00:00.000Z";
+    auto put = [&out](size_t at, size_t width, std::uint64_t value) {
+      for (size_t i = at + width; i > at; value /= 10) out[--i] = static_cast<char>('0' + value % 10);
+    };
+    put(0, 4, static_cast<std::uint64_t>(y));
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, static_cast<std::uint64_t>(ms_of_day / 3600000));
+    put(14, 2, static_cast<std::uint64_t>(ms_of_day / 60000 % 60));
+    put(17, 2, static_cast<std::uint64_t>(ms_of_day / 1000 % 60));
+    put(20, 3, static_cast<std::uint64_t>(ms_of_day % 1000));
+    return out;
+  }
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(ms_of_day / 3600000),

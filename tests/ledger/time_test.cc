@@ -34,5 +34,21 @@ TEST(TimeTest, RefusesInstantsOutsideFourDigitYears) {
   EXPECT_EQ(ParseRfc3339Ms("0000-01-01T00:59:00+00:59"), first);
 }
 
+TEST(TimeTest, FormatsEveryFourDigitYearInstantAsTheParserReadsIt) {
+  EXPECT_EQ(FormatTimestampMs(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatTimestampMs(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatTimestampMs(1796000000007), "2026-11-30T00:53:20.007Z");
+  const std::int64_t first = *ParseRfc3339Ms("0000-01-01T00:00:00Z");
+  const std::int64_t last = *ParseRfc3339Ms("9999-12-31T23:59:59.999Z");
+  // A stride that is no multiple of a second, a minute or a day.
+  for (std::int64_t ms = first; ms <= last; ms += 3'155'692'597'123) {
+    const std::string text = FormatTimestampMs(ms);
+    EXPECT_EQ(text.size(), 24u) << text;
+    EXPECT_EQ(ParseRfc3339Ms(text), ms) << text;
+  }
+  // Outside four-digit years (never parsed, never recorded) it still writes something.
+  EXPECT_EQ(FormatTimestampMs(first - 1).substr(0, 4), "-001");
+}
+
 }  // namespace
 }  // namespace runledger::ledger
