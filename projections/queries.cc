@@ -241,18 +241,32 @@ Result<std::optional<RunState>> RunQueries::GetRun(const Uuid& id) const {
 }
 
 Result<std::optional<RunSummary>> RunQueries::GetRunSummary(const Uuid& id) const {
+  std::uint64_t epoch = 0;
   if (summaries_) {
     if (auto cached = summaries_->Find(id)) return std::optional<RunSummary>(*cached);
+    epoch = summaries_->epoch();
   }
   auto bytes = store_.Get(kRunsTable, RunKey(id));
   if (!bytes) return bytes.error();
   if (!bytes->has_value()) return std::optional<RunSummary>();
   auto summary = DecodeRunSummary(**bytes);
   if (!summary) return summary.error();
+  if (summaries_) summaries_->Offer(std::make_shared<const RunSummary>(*summary), epoch);
   return std::optional<RunSummary>(std::move(*summary));
 }
 
 namespace {
+
+// The top-level type of a stored event without parsing it: canonical form
+// sorts members, so only "v" (a number) follows "type".
+std::string_view TypeOf(std::string_view stored) {
+  constexpr std::string_view kKey = "\"type\":\"";
+  const size_t at = stored.rfind(kKey);
+  if (at == std::string_view::npos) return {};
+  const size_t begin = at + kKey.size();
+  const size_t end = stored.find('"', begin);
+  return end == std::string_view::npos ? std::string_view() : stored.substr(begin, end - begin);
+}
 
 // Positions of a run's events after `after_seq`, at most `limit` (+1 to peek).
 Result<std::vector<std::uint64_t>> StreamPositions(ledger::EventStore& store, const Uuid& id,
@@ -308,23 +322,29 @@ Result<EventPage> RunQueries::RunEvents(const Uuid& id, std::uint32_t after_seq,
     auto positions = StreamPositions(store_, id, seq, logs_only ? 256 : limit - page.items.size() + 1);
     if (!positions) return positions.error();
     if (positions->empty()) return page;
+    // Streams are dense: the i-th position read is seq + 1 + i. Only logs
+    // are parsed (for their level); the rest are served as stored.
     for (std::uint64_t position : *positions) {
       ++scanned;
-      auto event = store_.ReadEvent(position);
-      if (!event) return event.error();
-      if (!event->has_value()) return Status::Corruption("stream points at a missing event");
-      const ledger::Event& e = **event;
-      if (!logs_only || (e.type == "logged" && [&] {
-            const Json* level = e.data.Find("level");
-            return level && level->is_string() && LogLevelRank(level->string()) >= min_level;
-          }())) {
+      auto bytes = store_.ReadEventBytes(position);
+      if (!bytes) return bytes.error();
+      if (!bytes->has_value()) return Status::Corruption("stream points at a missing event");
+      std::string& stored = **bytes;
+      bool wanted = !logs_only;
+      if (logs_only && TypeOf(stored) == "logged") {
+        auto event = ledger::DecodeEvent(stored);
+        if (!event) return event.error();
+        const Json* level = event->data.Find("level");
+        wanted = level && level->is_string() && LogLevelRank(level->string()) >= min_level;
+      }
+      if (wanted) {
         if (page.items.size() == limit) {
           page.next = seq;
           return page;
         }
-        page.items.push_back(e.stored);
+        page.items.push_back(std::move(stored));
       }
-      seq = e.seq;
+      ++seq;
     }
   }
   if (scanned >= kScanCandidatesMax) page.next = seq;

@@ -276,6 +276,9 @@ void RunProjection::TrimCaches() {
 }
 
 void RunProjection::OnReset() {
+  // A failed write may still have reached the disk: the store reopened may
+  // hold newer runs than the ones published.
+  if (summaries_) summaries_->Clear();
   format_written_ = false;
   runs_.clear();
   counts_.clear();

@@ -147,6 +147,61 @@ TEST_F(QueriesTest, LogsFilterByMinimumLevelAndPage) {
   EXPECT_EQ(LogLevelRank("fatal"), -1);
 }
 
+TEST_F(QueriesTest, LogsAreTheEventsOfTypeLoggedNotThoseThatMentionIt) {
+  // `config` is free-form: its own "type" member must not make `created` a log.
+  const Uuid id = t_.CreateRun(rt::CreatedJson("scan", "ds-1",
+                                               R"("config":{"type":"logged","level":"error"})"))
+                      .run_id();
+  ASSERT_TRUE(t_.Do(id, Action::kAbort).ok());
+  ASSERT_TRUE(t_.Reopen().ok());
+  auto logs = q().RunEvents(id, 0, 100, true, LogLevelRank("debug"));
+  ASSERT_TRUE(logs.has_value());
+  EXPECT_TRUE(logs->items.empty());
+  auto all = q().RunEvents(id, 0, 100);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(SeqsOf(all->items), (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(all->items[0], t_.store().ReadEventBytes(1)->value()) << "served as stored";
+}
+
+TEST_F(QueriesTest, SummariesReadFromTheStoreAreCachedAndStayCurrent) {
+  const Uuid id = t_.RunIn("scan", "running");
+  ASSERT_TRUE(t_.Reopen().ok());  // a new ledger: nothing cached
+  RunQueries queries(t_.store(), &t_.ledger().summaries());
+  EXPECT_EQ(t_.ledger().summaries().Find(id), nullptr);
+  auto read = queries.GetRunSummary(id);
+  ASSERT_TRUE(read.has_value() && read->has_value());
+  auto cached = t_.ledger().summaries().Find(id);
+  ASSERT_NE(cached, nullptr);
+  EXPECT_EQ(cached->json, (*read)->json);
+  ASSERT_TRUE(t_.Event(id, "logged", R"({"level":"info","message":"m"})").ok());
+  auto after = queries.GetRunSummary(id);
+  ASSERT_TRUE(after.has_value() && after->has_value());
+  EXPECT_EQ((*after)->version, (*read)->version + 1);
+  EXPECT_EQ((*after)->json, t_.queries().GetRunSummary(id)->value().json) << "the cache and the store agree";
+}
+
+TEST(RunSummaryCacheTest, AReadOfferedAcrossAStartOverIsRefused) {
+  RunSummaryCache cache(2);
+  auto summary = [](std::uint8_t id_byte, std::uint32_t version) {
+    auto s = std::make_shared<RunSummary>();
+    s->id[0] = id_byte;
+    s->version = version;
+    return s;
+  };
+  // A read that began before the cache started over may hold a state older
+  // than one published (and dropped) meanwhile.
+  const std::uint64_t before = cache.epoch();
+  cache.Publish({summary(1, 1), summary(2, 1)});
+  cache.Publish({summary(3, 1)});  // over the bound: starts over
+  cache.Offer(summary(1, 0), before);
+  EXPECT_EQ(cache.Find(summary(1, 0)->id), nullptr);
+  // A published summary is never replaced by a read one.
+  cache.Offer(summary(3, 0), cache.epoch());
+  EXPECT_EQ(cache.Find(summary(3, 0)->id)->version, 1u);
+  cache.Offer(summary(4, 7), cache.epoch());
+  EXPECT_EQ(cache.Find(summary(4, 0)->id)->version, 7u);
+}
+
 TEST_F(QueriesTest, HistoryPairsEachEventWithTheStateAfterIt) {
   const Uuid id = t_.RunIn("scan", "success");
   ASSERT_TRUE(t_.Do(id, Action::kDelete).ok());
