@@ -2,7 +2,8 @@
 
 namespace runledger::server {
 
-AccessLog::AccessLog(std::ostream& sink) : sink_(sink), writer_([this] { Loop(); }) {}
+AccessLog::AccessLog(std::ostream& sink, size_t pending_max_bytes)
+    : sink_(sink), pending_max_bytes_(pending_max_bytes), writer_([this] { Loop(); }) {}
 
 AccessLog::~AccessLog() {
   {
@@ -17,6 +18,10 @@ void AccessLog::Write(std::string_view line) {
   bool full = false;
   {
     std::lock_guard lock(mutex_);
+    if (pending_.size() + line.size() > pending_max_bytes_) {
+      ++dropped_;
+      return;
+    }
     pending_.append(line);
     full = pending_.size() >= kChunkBytes;
   }
@@ -29,6 +34,10 @@ void AccessLog::Loop() {
   for (;;) {
     cv_.wait_for(lock, kFlushInterval, [this] { return stopping_ || pending_.size() >= kChunkBytes; });
     chunk.swap(pending_);
+    if (dropped_ > 0) {
+      chunk += "{\"access_log_dropped_lines\":" + std::to_string(dropped_) + "}\n";
+      dropped_ = 0;
+    }
     const bool last = stopping_;
     lock.unlock();
     if (!chunk.empty()) {

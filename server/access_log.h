@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <ostream>
 #include <string>
@@ -19,8 +20,11 @@ class AccessLog {
  public:
   static constexpr std::chrono::milliseconds kFlushInterval{100};
   static constexpr size_t kChunkBytes = 64 << 10;
+  // While stderr does not drain, lines past this are dropped (and counted in
+  // a line of their own) rather than held in memory or blocking requests.
+  static constexpr size_t kPendingMaxBytes = 16 << 20;
 
-  explicit AccessLog(std::ostream& sink);
+  explicit AccessLog(std::ostream& sink, size_t pending_max_bytes = kPendingMaxBytes);
   ~AccessLog();  // writes what is pending
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
@@ -32,9 +36,11 @@ class AccessLog {
   void Loop();
 
   std::ostream& sink_;
+  const size_t pending_max_bytes_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::string pending_;
+  std::uint64_t dropped_ = 0;
   bool stopping_ = false;
   std::thread writer_;  // last: starts once the rest exists
 };
