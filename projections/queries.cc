@@ -153,13 +153,21 @@ std::optional<std::string> DecodeCursor(const std::string& cursor) {
   return bytes;
 }
 
-// Reads the top-level recorded_at of a stored event: it is the last member
-// named so, since only run_id, seq, type and v follow it.
+// A top-level string member of a stored event, read without parsing it.
+// Canonical form sorts members and `data` (any JSON) comes first, so the
+// last occurrence of the name is the top-level one for every member after
+// it; the values of these members hold no quote.
+std::string_view TopLevelString(std::string_view stored, std::string_view name) {
+  std::string key = "\"" + std::string(name) + "\":\"";
+  const size_t at = stored.rfind(key);
+  if (at == std::string_view::npos) return {};
+  const size_t begin = at + key.size();
+  const size_t end = stored.find('"', begin);
+  return end == std::string_view::npos ? std::string_view() : stored.substr(begin, end - begin);
+}
+
 std::optional<std::int64_t> RecordedAtOf(std::string_view stored) {
-  constexpr std::string_view kKey = "\"recorded_at\":\"";
-  const size_t at = stored.rfind(kKey);
-  if (at == std::string_view::npos) return std::nullopt;
-  return ledger::ParseRfc3339Ms(stored.substr(at + kKey.size(), 24));
+  return ledger::ParseRfc3339Ms(TopLevelString(stored, "recorded_at"));
 }
 
 // Positions in ascending order from one index: the ledger itself, a run's
@@ -257,17 +265,6 @@ Result<std::optional<RunSummary>> RunQueries::GetRunSummary(const Uuid& id) cons
 
 namespace {
 
-// The top-level type of a stored event without parsing it: canonical form
-// sorts members, so only "v" (a number) follows "type".
-std::string_view TypeOf(std::string_view stored) {
-  constexpr std::string_view kKey = "\"type\":\"";
-  const size_t at = stored.rfind(kKey);
-  if (at == std::string_view::npos) return {};
-  const size_t begin = at + kKey.size();
-  const size_t end = stored.find('"', begin);
-  return end == std::string_view::npos ? std::string_view() : stored.substr(begin, end - begin);
-}
-
 // Positions of a run's events after `after_seq`, at most `limit` (+1 to peek).
 Result<std::vector<std::uint64_t>> StreamPositions(ledger::EventStore& store, const Uuid& id,
                                                    std::uint32_t after_seq, size_t limit) {
@@ -331,7 +328,7 @@ Result<EventPage> RunQueries::RunEvents(const Uuid& id, std::uint32_t after_seq,
       if (!bytes->has_value()) return Status::Corruption("stream points at a missing event");
       std::string& stored = **bytes;
       bool wanted = !logs_only;
-      if (logs_only && TypeOf(stored) == "logged") {
+      if (logs_only && TopLevelString(stored, "type") == "logged") {
         auto event = ledger::DecodeEvent(stored);
         if (!event) return event.error();
         const Json* level = event->data.Find("level");

@@ -147,19 +147,19 @@ TEST_F(QueriesTest, LogsFilterByMinimumLevelAndPage) {
   EXPECT_EQ(LogLevelRank("fatal"), -1);
 }
 
-TEST_F(QueriesTest, LogsAreTheEventsOfTypeLoggedNotThoseThatMentionIt) {
-  // `config` is free-form: its own "type" member must not make `created` a log.
-  const Uuid id = t_.CreateRun(rt::CreatedJson("scan", "ds-1",
-                                               R"("config":{"type":"logged","level":"error"})"))
-                      .run_id();
+TEST_F(QueriesTest, LogsAreTheEventsOfTypeLoggedWhateverTheirDataSays) {
+  // `config` and a log's `fields` are free-form and come before the
+  // top-level "type" in the stored form: neither may decide what is a log.
+  const Uuid id = t_.RunIn("scan", "running", R"("config":{"type":"logged"})");
+  ASSERT_TRUE(t_.Event(id, "logged", R"({"level":"error","message":"m","fields":{"type":"progressed"}})").ok());
   ASSERT_TRUE(t_.Do(id, Action::kAbort).ok());
   ASSERT_TRUE(t_.Reopen().ok());
   auto logs = q().RunEvents(id, 0, 100, true, LogLevelRank("debug"));
   ASSERT_TRUE(logs.has_value());
-  EXPECT_TRUE(logs->items.empty());
+  EXPECT_EQ(SeqsOf(logs->items), (std::vector<std::uint32_t>{3}));
   auto all = q().RunEvents(id, 0, 100);
   ASSERT_TRUE(all.has_value());
-  EXPECT_EQ(SeqsOf(all->items), (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(SeqsOf(all->items), (std::vector<std::uint32_t>{1, 2, 3, 4}));
   EXPECT_EQ(all->items[0], t_.store().ReadEventBytes(1)->value()) << "served as stored";
 }
 
