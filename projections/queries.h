@@ -71,8 +71,9 @@ int LogLevelRank(std::string_view level);
 
 class RunQueries {
  public:
-  // `summaries`, when given, answers GetRunSummary for recently changed runs.
-  explicit RunQueries(ledger::EventStore& store, const RunSummaryCache* summaries = nullptr)
+  // `summaries`, when given, answers GetRunSummary for the runs it holds
+  // and keeps what GetRunSummary reads from the store.
+  explicit RunQueries(ledger::EventStore& store, RunSummaryCache* summaries = nullptr)
       : store_(store), summaries_(summaries) {}
 
   // The run's state now (deleted runs included: callers decide).
@@ -103,7 +104,7 @@ class RunQueries {
 
  private:
   ledger::EventStore& store_;
-  const RunSummaryCache* summaries_;
+  RunSummaryCache* summaries_;
 };
 
 }  // namespace runledger::projections

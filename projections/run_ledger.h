@@ -71,10 +71,11 @@ class RunLedger {
   ledger::EventStore& store() { return *store_; }
   // Set before any command is submitted.
   void SetListener(ChangeListener* listener) { projection_.SetListener(listener); }
-  // Tests: how many runs the projection caches (default 200,000).
+  // Tests: how many runs (and counts, audit blocks) the projection caches
+  // (default 200,000).
   void SetRunCacheLimit(size_t runs) { projection_.SetCacheLimit(runs); }
   // Recently changed runs as of their last durable batch (RunQueries reads it).
-  const RunSummaryCache& summaries() const { return summaries_; }
+  RunSummaryCache& summaries() { return summaries_; }
 
   // POST /v1/runs (and a `created` sent to an event route).
   void CreateRun(CreateRunRequest request, Done done);

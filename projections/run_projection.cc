@@ -1,6 +1,7 @@
 #include "projections/run_projection.h"
 
 #include <tuple>
+#include <type_traits>
 
 #include "ledger/key_layout.h"
 #include "projections/run_record.h"
@@ -254,25 +255,23 @@ void RunProjection::OnCommitted(const std::deque<ledger::Event>& events) {
 }
 
 void RunProjection::TrimCaches() {
-  // Keep what later batches, not yet durable, wrote (the one being built
-  // included): committed state lacks it.
-  if (runs_.size() > cache_limit_) {
-    std::vector<Uuid> pending(dirty_runs_.begin(), dirty_runs_.end());
-    for (const SealedBatch& batch : sealed_) {
-      for (const auto& summary : batch.summaries) pending.push_back(summary->id);
-    }
-    KeepOnly(pending, &runs_);
-  }
-  if (counts_.size() > cache_limit_) {
-    std::vector<std::string> pending(dirty_counts_.begin(), dirty_counts_.end());
-    for (const SealedBatch& batch : sealed_) pending.insert(pending.end(), batch.counts.begin(), batch.counts.end());
-    KeepOnly(pending, &counts_);
-  }
-  if (audit_blocks_.size() > cache_limit_) {
-    std::vector<std::string> pending(dirty_audit_.begin(), dirty_audit_.end());
-    for (const SealedBatch& batch : sealed_) pending.insert(pending.end(), batch.audit.begin(), batch.audit.end());
-    KeepOnly(pending, &audit_blocks_);
-  }
+  // Past the limit, keep only what batches not yet durable wrote (the one
+  // being built included): committed state lacks it, the rest Get rereads.
+  auto trim = [this](auto* cache, const auto& dirty, auto sealed_keys) {
+    if (cache->size() <= cache_limit_) return;
+    std::vector<typename std::decay_t<decltype(*cache)>::key_type> pending(dirty.begin(), dirty.end());
+    for (const SealedBatch& batch : sealed_) sealed_keys(batch, pending);
+    KeepOnly(pending, cache);
+  };
+  trim(&runs_, dirty_runs_, [](const SealedBatch& batch, std::vector<Uuid>& keys) {
+    for (const auto& summary : batch.summaries) keys.push_back(summary->id);
+  });
+  trim(&counts_, dirty_counts_, [](const SealedBatch& batch, std::vector<std::string>& keys) {
+    keys.insert(keys.end(), batch.counts.begin(), batch.counts.end());
+  });
+  trim(&audit_blocks_, dirty_audit_, [](const SealedBatch& batch, std::vector<std::string>& keys) {
+    keys.insert(keys.end(), batch.audit.begin(), batch.audit.end());
+  });
 }
 
 void RunProjection::OnReset() {

@@ -45,7 +45,8 @@ class RunProjection : public ledger::BatchHook {
   void SetListener(ChangeListener* listener) { listener_ = listener; }
   // Where durable run summaries are published; may be null.
   void SetSummaryCache(RunSummaryCache* cache) { summaries_ = cache; }
-  // Runs (and counts) kept in memory before the committed ones are dropped.
+  // Entries of each cache (runs, counts, audit blocks) kept in memory
+  // before the committed ones are dropped.
   void SetCacheLimit(size_t entries) { cache_limit_ = entries; }
 
   // Committer thread only. The run's state as of the batch being built;

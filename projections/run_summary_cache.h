@@ -47,9 +47,8 @@ class RunSummaryCache {
   // A summary a query read from the store. Kept only when the run is not
   // cached (a published summary is never older than what the store held
   // before it) and the cache has not started over since `epoch` (a newer
-  // summary may have been published and dropped meanwhile). Const: what
-  // the cache answers stays the store's latest durable state.
-  void Offer(std::shared_ptr<const RunSummary> summary, std::uint64_t epoch) const {
+  // summary may have been published and dropped meanwhile).
+  void Offer(std::shared_ptr<const RunSummary> summary, std::uint64_t epoch) {
     std::unique_lock lock(mutex_);
     if (epoch != epoch_ || runs_.size() >= max_runs_) return;
     runs_.try_emplace(summary->id, std::move(summary));
@@ -63,7 +62,7 @@ class RunSummaryCache {
 
   const size_t max_runs_;
   mutable std::shared_mutex mutex_;
-  mutable std::unordered_map<Uuid, std::shared_ptr<const RunSummary>, ledger::UuidHash> runs_;
+  std::unordered_map<Uuid, std::shared_ptr<const RunSummary>, ledger::UuidHash> runs_;
   std::uint64_t epoch_ = 0;
 };
 
