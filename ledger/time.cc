@@ -59,8 +59,8 @@ std::string FormatTimestampMs(std::int64_t unix_ms) {
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
   if (y >= 0 && y <= 9999) {
-    // By hand: snprintf was 1.5% of the committer's samples (every event's
-    // recorded_at, every run record's times).
+    // By hand: snprintf was 1.5% of all server samples in single appends
+    // (every event's recorded_at, every run record's times).
     std::string out = "0000-00-00T00:00:00.000Z";
     auto put = [&out](size_t at, size_t width, std::uint64_t value) {
       for (size_t i = at + width; i > at; value /= 10) out[--i] = static_cast<char>('0' + value % 10);
