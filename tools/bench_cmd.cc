@@ -36,6 +36,9 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchOptions* o) {
       ->capture_default_str();
   cmd->add_option("--io-threads", o->io_threads, "I/O threads of the server it starts")
       ->capture_default_str();
+  cmd->add_option("--read-rate", o->read_rate,
+                  "Read mix as an open loop at this many requests/s (0: closed loop, the maximum)")
+      ->capture_default_str();
   cmd->add_option("--only", o->only,
                   "Phases: single,bulk,reads,hello,rocksdb,postgres (default: all)");
   cmd->add_option("--pg", o->pg,

@@ -32,6 +32,7 @@ struct BenchOptions {
   size_t bulk_connections = 8;
   size_t bulk_lines = 1000;
   double seconds = 10;  // per figure
+  double read_rate = 0;  // compare's read mix: open loop at this rate (requests/s); 0: closed
   double warmup_seconds = 1;
   int io_threads = 1;  // of the runledger server it starts
   int read_workers = 1;

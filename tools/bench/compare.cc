@@ -19,7 +19,7 @@ namespace runledger::tools::bench {
 namespace {
 
 // Runs the read mix learns from a server it did not fill (--url).
-constexpr size_t kDiscoveredRunsMax = 20000;
+constexpr size_t kDiscoveredRunsMax = 100000;
 
 // "http://127.0.0.1:8080" -> host and port; false when it is not that shape.
 bool ParseUrl(const std::string& url, ServerUnderTest* out) {
@@ -185,9 +185,11 @@ int RunCompare(const BenchOptions& o, const std::string& dir) {
     ReadMix source(registry, o.seed + 2);
     load.connections = o.connections;
     load.kinds = ReadMix::Kinds();
+    load.rate_per_second = o.read_rate;
     Append(&figures, MeasureHttp(target, load, source,
                                  {"runledger_reads", "runledger read mix (HTTP)", "requests", ""}));
     load.kinds = {"requests"};
+    load.rate_per_second = 0;
   }
   if (server) {
     if (Status s = server->Stop(); !s.ok())

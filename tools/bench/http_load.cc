@@ -243,8 +243,11 @@ class LoadRun {
     }
   }
 
+  // An open loop wakes when its next request is due, not at the next tick:
+  // a request sent late would count the generator's lag as the server's.
   void ScheduleTick() {
-    timer_.expires_after(kTick);
+    const auto tick = Clock::now() + kTick;
+    timer_.expires_at(open_loop_ && !stopping_ ? std::min(tick, next_due_) : tick);
     timer_.async_wait([this](beast::error_code ec) {
       if (!ec) Tick();
     });
