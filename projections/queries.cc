@@ -61,24 +61,33 @@ std::string UuidBytes(const Uuid& id) {
 }
 
 // The listing index prefixes that together hold every run the filter can match.
-std::vector<std::string> ListingPrefixes(const RunFilter& f) {
-  if (f.rerun_of) return {RunIndexPrefix('r', UuidBytes(*f.rerun_of))};
-  if (f.resumed_from) return {RunIndexPrefix('u', UuidBytes(*f.resumed_from))};
-  if (f.triggered_by && SplitActor(*f.triggered_by)) return {RunIndexPrefix('t', *f.triggered_by)};
-  if (f.datastore) return {RunIndexPrefix('d', *f.datastore)};
-  std::vector<std::string> prefixes;
+struct ListingIndex {
+  ledger::TableId table;
+  std::string prefix;
+};
+
+std::vector<ListingIndex> ListingIndexes(const RunFilter& f) {
+  if (f.rerun_of) return {{kRunIndexTable, RunIndexPrefix('r', UuidBytes(*f.rerun_of))}};
+  if (f.resumed_from) return {{kRunIndexTable, RunIndexPrefix('u', UuidBytes(*f.resumed_from))}};
+  if (f.triggered_by && SplitActor(*f.triggered_by)) {
+    return {{kRunIndexTable, RunIndexPrefix('t', *f.triggered_by)}};
+  }
+  if (f.datastore) return {{kRunIndexTable, RunIndexPrefix('d', *f.datastore)}};
+  std::vector<ListingIndex> indexes;
   if (!f.statuses.empty() && !f.operations.empty()) {
     for (const auto& status : f.statuses) {
-      for (const auto& op : f.operations) prefixes.push_back(RunIndexPrefix('S', StatusOperation(status, op)));
+      for (const auto& op : f.operations) {
+        indexes.push_back({StatusIndexTable(status), RunIndexPrefix('S', StatusOperation(status, op))});
+      }
     }
   } else if (!f.statuses.empty()) {
-    for (const auto& status : f.statuses) prefixes.push_back(RunIndexPrefix('s', status));
+    for (const auto& status : f.statuses) indexes.push_back({StatusIndexTable(status), RunIndexPrefix('s', status)});
   } else if (!f.operations.empty()) {
-    for (const auto& op : f.operations) prefixes.push_back(RunIndexPrefix('o', op));
+    for (const auto& op : f.operations) indexes.push_back({kRunIndexTable, RunIndexPrefix('o', op)});
   } else {
-    prefixes.push_back(RunIndexPrefix('c', ""));
+    indexes.push_back({kRunIndexTable, RunIndexPrefix('c', "")});
   }
-  return prefixes;
+  return indexes;
 }
 
 // Walks several listing indexes newest first as one sequence: their keys
@@ -86,9 +95,9 @@ std::vector<std::string> ListingPrefixes(const RunFilter& f) {
 class NewestFirst {
  public:
   // Starts after `bound` (a suffix; empty: from the newest).
-  NewestFirst(ledger::EventStore& store, std::vector<std::string> prefixes, const std::string& bound) {
-    for (auto& prefix : prefixes) {
-      Source source{store.NewIterator(kRunIndexTable), std::move(prefix)};
+  NewestFirst(ledger::EventStore& store, std::vector<ListingIndex> indexes, const std::string& bound) {
+    for (auto& index : indexes) {
+      Source source{store.NewIterator(index.table), std::move(index.prefix)};
       const std::string start = source.prefix + bound;
       source.it->Seek(start);
       if (!bound.empty() && source.it->Valid() && source.it->key() == start) source.it->Next();
@@ -376,7 +385,7 @@ Result<RunPage> RunQueries::ListRuns(const RunFilter& filter, size_t limit,
     cursor_suffix = DecodeCursor(*cursor);
     if (!cursor_suffix) return Status::BadRequest("cursor is malformed");
   }
-  NewestFirst runs(store_, ListingPrefixes(filter), ListingBound(filter, cursor_suffix));
+  NewestFirst runs(store_, ListingIndexes(filter), ListingBound(filter, cursor_suffix));
   RunPage page;
   std::string last_suffix;
   for (size_t scanned = 0; scanned < kScanCandidatesMax; ++scanned) {

@@ -110,12 +110,12 @@ void RunProjection::OnEvent(const ledger::Event& event, ledger::WriteContext& ct
 }
 
 void RunProjection::IndexRun(const RunState& s, ledger::WriteContext& ctx) {
-  auto index = [&](char kind, std::string_view value) {
-    ctx.Put(kRunIndexTable, RunIndexKey(kind, value, s.created_at_ms, s.id), "");
+  auto index = [&](char kind, std::string_view value, ledger::TableId table = kRunIndexTable) {
+    ctx.Put(table, RunIndexKey(kind, value, s.created_at_ms, s.id), "");
   };
   index('c', "");
-  index('s', s.status);
-  index('S', StatusOperation(s.status, s.operation));
+  index('s', s.status, StatusIndexTable(s.status));
+  index('S', StatusOperation(s.status, s.operation), StatusIndexTable(s.status));
   index('o', s.operation);
   index('d', DatastoreId(s));
   index('t', TriggeredBy(s));
@@ -128,8 +128,8 @@ void RunProjection::MoveStatusKeys(const RunState& s, const std::string& before,
   for (const auto& [kind, old_value, new_value] :
        {std::tuple{'s', before, s.status},
         std::tuple{'S', StatusOperation(before, s.operation), StatusOperation(s.status, s.operation)}}) {
-    ctx.SingleDelete(kRunIndexTable, RunIndexKey(kind, old_value, s.created_at_ms, s.id));
-    ctx.Put(kRunIndexTable, RunIndexKey(kind, new_value, s.created_at_ms, s.id), "");
+    ctx.SingleDelete(StatusIndexTable(before), RunIndexKey(kind, old_value, s.created_at_ms, s.id));
+    ctx.Put(StatusIndexTable(s.status), RunIndexKey(kind, new_value, s.created_at_ms, s.id), "");
   }
 }
 

@@ -6,11 +6,12 @@
 namespace runledger::projections {
 
 std::vector<std::string> ProjectionTableNames() {
-  return {"runs", "run_index", "run_counts", "audit", "idempotency"};
+  return {"runs", "run_index", "run_counts", "audit", "idempotency", "active_index"};
 }
 
 std::map<std::string, ledger::TableTuning> ProjectionTableTuning() {
-  return {{"run_index", {.ordered_suffix_bytes = kRunIndexSuffixBytes, .write_buffer_bytes = 4 << 20}},
+  return {{"run_index", {.ordered_suffix_bytes = kRunIndexSuffixBytes}},
+          {"active_index", {.ordered_suffix_bytes = kRunIndexSuffixBytes, .write_buffer_bytes = 1 << 20}},
           {"audit", {.ordered_suffix_bytes = 8}}};
 }
 
@@ -56,6 +57,10 @@ std::string StatusOperation(std::string_view status, std::string_view operation)
   value.push_back('\n');
   value.append(operation);
   return value;
+}
+
+ledger::TableId StatusIndexTable(std::string_view status) {
+  return status == "queued" || status == "running" ? kActiveIndexTable : kRunIndexTable;
 }
 
 std::string RunIndexKey(char kind, std::string_view value, std::int64_t created_ms,

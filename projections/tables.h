@@ -14,7 +14,10 @@
 //                 'r' rerun_of:16 ~created_ms ~run_id        ""
 //                 'u' resumed_from:16 ~created_ms ~run_id    ""
 //                 (~: every bit inverted, so forward iteration is newest first:
-//                 RocksDB's memtable walks forward far faster than backward)
+//                 RocksDB's memtable walks forward far faster than backward;
+//                 's' and 'S' keys of queued and running runs are in active_index)
+//   active_index  's' and 'S' keys, as in run_index, of the statuses a run
+//                 leaves (queued, running)
 //   run_counts    str(dimension) str(status)                 count:u64 (non-deleted runs)
 //                 "" (the empty key)                         kProjectionFormat
 //                 dimensions: "" (all), "o:<op>", "d:<ds>", "d:<ds>\no:<op>", "t:<kind:id>"
@@ -44,6 +47,7 @@ inline constexpr ledger::TableId kRunIndexTable = ledger::kFirstProjectionTable 
 inline constexpr ledger::TableId kRunCountsTable = ledger::kFirstProjectionTable + 2;
 inline constexpr ledger::TableId kAuditTable = ledger::kFirstProjectionTable + 3;
 inline constexpr ledger::TableId kIdempotencyTable = ledger::kFirstProjectionTable + 4;
+inline constexpr ledger::TableId kActiveIndexTable = ledger::kFirstProjectionTable + 5;
 
 // In TableId order; pass as StoreOptions::projection_tables.
 std::vector<std::string> ProjectionTableNames();
@@ -51,7 +55,8 @@ std::vector<std::string> ProjectionTableNames();
 // keys in (created_at, run id), both mostly increasing per prefix. A status
 // change writes a status key and SingleDeletes the old one; the pair only
 // vanishes at a flush, and until then every listing of that status steps
-// over it: a small memtable for the listing index keeps that walk short.
+// over it. So the statuses a run leaves have a table of their own with a
+// small memtable, and the listing keys that stay have the default one.
 std::map<std::string, ledger::TableTuning> ProjectionTableTuning();
 
 void AppendKeyString(std::string_view s, std::string* out);
@@ -66,12 +71,14 @@ std::string RunIndexSuffix(std::int64_t created_ms, const ledger::Uuid& run_id);
 // The value part of an 'S' key: a filter on both status and operation walks
 // only the matching runs instead of filtering one index by the other.
 std::string StatusOperation(std::string_view status, std::string_view operation);
+// Where the 's' and 'S' keys of a run in `status` live.
+ledger::TableId StatusIndexTable(std::string_view status);
 std::pair<std::int64_t, ledger::Uuid> DecodeRunIndexSuffix(std::string_view suffix);
 
 // Written with the projections; a store whose projections carry another
 // format (or none) is rebuilt when a server opens it.
 inline constexpr std::string_view kProjectionFormatKey = "";
-inline constexpr std::string_view kProjectionFormat = "runledger-projections-4";
+inline constexpr std::string_view kProjectionFormat = "runledger-projections-5";
 std::string CountKey(std::string_view dimension, std::string_view status);
 // An audit index is one key per block of positions, not one per event: an
 // append batch rewrites each index it touches once, and a rebuild batch of

@@ -489,6 +489,38 @@ TEST_F(ListingTest, ListingsStayExactAfterTheIndexIsFlushedToTables) {
   }
 }
 
+// Status keys of the statuses a run leaves are SingleDeleted, and each pair
+// costs every listing of that status a step until a flush: they live in a
+// table of their own, and only they do.
+TEST_F(ListingTest, OnlyQueuedAndRunningStatusKeysLiveInTheActiveIndex) {
+  // Kind and status of every status key ('s' and 'S'), by the table that should hold it.
+  std::multiset<std::string> expected_active;
+  std::multiset<std::string> expected_settled;
+  for (const Uuid& id : ids_) {
+    const std::optional<RunState> run = t_.Get(id);
+    ASSERT_TRUE(run.has_value());
+    auto& expected = run->status == "queued" || run->status == "running" ? expected_active : expected_settled;
+    expected.insert("s " + run->status);
+    expected.insert("S " + run->status);
+  }
+  ASSERT_FALSE(expected_active.empty());
+  ASSERT_FALSE(expected_settled.empty());
+  std::multiset<std::string> active;
+  std::multiset<std::string> settled;
+  for (const auto& [table, key, value] :
+       rt::DumpTables(t_.store(), {projections::kActiveIndexTable, projections::kRunIndexTable})) {
+    if (key[0] != 's' && key[0] != 'S') {
+      EXPECT_TRUE(table == projections::kRunIndexTable) << "an active_index key of kind " << key[0];
+      continue;
+    }
+    const std::string indexed = key.substr(3, key.size() - 3 - projections::kRunIndexSuffixBytes);
+    const std::string status = indexed.substr(0, indexed.find('\n'));
+    (table == projections::kActiveIndexTable ? active : settled).insert(key.substr(0, 1) + " " + status);
+  }
+  EXPECT_EQ(active, expected_active);
+  EXPECT_EQ(settled, expected_settled);
+}
+
 TEST_F(ListingTest, CountsEqualCountingTheListing) {
   for (const Case& c : Cases()) {
     RunFilter unfiltered_status = c.filter;

@@ -237,7 +237,7 @@ TableDump DumpTables(ledger::EventStore& store, const std::vector<ledger::TableI
 
 std::vector<ledger::TableId> ProjectionTables() {
   return {projections::kRunsTable, projections::kRunIndexTable, projections::kRunCountsTable,
-          projections::kAuditTable, projections::kIdempotencyTable};
+          projections::kAuditTable, projections::kIdempotencyTable, projections::kActiveIndexTable};
 }
 
 std::vector<ledger::TableId> ContentTables() {

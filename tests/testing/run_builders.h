@@ -122,7 +122,7 @@ class TestLedger {
 // Every (table, key, value) of the given tables, in table then key order.
 using TableDump = std::vector<std::tuple<ledger::TableId, std::string, std::string>>;
 TableDump DumpTables(ledger::EventStore& store, const std::vector<ledger::TableId>& tables);
-// kRunsTable .. kIdempotencyTable.
+// kRunsTable .. kActiveIndexTable.
 std::vector<ledger::TableId> ProjectionTables();
 // The projection tables plus the ledger's events, streams and client ids
 // (not merkle/meta: checkpoints are signed in the background).
