@@ -13,7 +13,6 @@
 
 #include <fstream>
 #include <mutex>
-#include <regex>
 #include <thread>
 
 #include "tests/testing/server_harness.h"
@@ -40,6 +39,23 @@ using runledger::testing::TestCertificate;
 using runledger::testing::TestToken;
 using runledger::testing::TokenFor;
 using runledger::testing::WaitFor;
+
+// The PORT of "listening on HOST:PORT" in `text`; 0 if it is not there.
+int ListenedPort(const std::string& text) {
+  constexpr std::string_view kListening = "listening on ";
+  const size_t at = text.find(kListening);
+  if (at == std::string::npos) return 0;
+  const size_t begin = at + kListening.size();
+  const size_t end = text.find_first_of(" ,\n", begin);
+  if (end == std::string::npos) return 0;  // the line is still arriving
+  const std::string address = text.substr(begin, end - begin);
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon + 1 == address.size() ||
+      address.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+    return 0;
+  }
+  return std::stoi(address.substr(colon + 1));
+}
 
 // `runledger <args>` with its output collected (continuously: the server
 // logs every request to stderr and must never block on a full pipe).
@@ -85,12 +101,9 @@ class Process {
   }
   // The port of "listening on HOST:PORT"; 0 if it did not say so in time.
   std::uint16_t WaitForPort() {
-    static const std::regex kListening("listening on [^ ]+:([0-9]+)");
     int port = 0;
     WaitFor([&] {
-      const std::string text = output();
-      std::smatch match;
-      if (std::regex_search(text, match, kListening)) port = std::stoi(match[1].str());
+      port = ListenedPort(output());
       return port != 0 || Exited();
     });
     return static_cast<std::uint16_t>(port);

@@ -5,7 +5,8 @@
 
 #include <cstdio>
 #include <memory>
-#include <regex>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "tools/bench/http_workloads.h"
@@ -28,6 +29,17 @@ const Figure* Find(const std::vector<Figure>& figures, const std::string& key) {
   return nullptr;
 }
 
+// The run of `digits` characters just before the first `suffix` that has
+// one; empty if none does.
+std::string NumberBefore(std::string_view text, std::string_view suffix, std::string_view digits) {
+  for (size_t at = text.find(suffix); at != std::string_view::npos; at = text.find(suffix, at + 1)) {
+    size_t begin = at;
+    while (begin > 0 && digits.find(text[begin - 1]) != std::string_view::npos) --begin;
+    if (begin < at) return std::string(text.substr(begin, at - begin));
+  }
+  return "";
+}
+
 // Runs `runledger <command> --data DIR`, which prints "... N events ... (R events/s)".
 Figure Offline(const std::string& command, const std::string& data_dir, const std::string& title) {
   Figure f;
@@ -40,17 +52,16 @@ Figure Offline(const std::string& command, const std::string& data_dir, const st
     f.errors = 1;
     return f;
   }
-  std::smatch events, rate;
-  const std::regex events_re(R"((\d+) events)");
-  const std::regex rate_re(R"(\(([0-9.]+) events/s\))");
-  if (!std::regex_search(run->output, events, events_re) ||
-      !std::regex_search(run->output, rate, rate_re)) {
+  // "... 989805 events ... (824953 events/s)"
+  const std::string events = NumberBefore(run->output, " events", "0123456789");
+  const std::string rate = NumberBefore(run->output, " events/s)", "0123456789.");
+  if (events.empty() || rate.empty()) {
     f.note = "unexpected output: " + run->output.substr(0, 300);
     f.errors = 1;
     return f;
   }
-  f.units = std::stoull(events[1]);
-  const double per_second = std::stod(rate[1]);
+  f.units = std::stoull(events);
+  const double per_second = std::stod(rate);
   f.seconds = per_second > 0 ? static_cast<double>(f.units) / per_second : 0;
   f.server_cpu_cores = run->wall_seconds > 0 ? run->cpu_seconds / run->wall_seconds : kNotMeasured;
   f.peak_rss_mib = run->peak_rss_mib;

@@ -20,7 +20,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <regex>
 #include <thread>
 
 #include "tools/reliability/crash_check.h"
@@ -68,12 +67,15 @@ std::string LoadAverage() {
 Result<std::string> AddToken(Harness& h, const std::string& name, const std::string& role) {
   const CommandResult added = RunCommand({h.options.server, "token", "add", "--tokens",
                                           h.tokens_path, "--name", name, "--role", role});
-  std::smatch match;
-  static const std::regex kToken("rl_[0-9a-f]{64}");
-  if (added.exit_code != 0 || !std::regex_search(added.output, match, kToken)) {
+  constexpr size_t kHexDigits = 64;
+  const size_t at = added.output.find("rl_");
+  const std::string token = at == std::string::npos ? "" : added.output.substr(at, 3 + kHexDigits);
+  const bool hex = token.size() == 3 + kHexDigits &&
+                   token.find_first_not_of("0123456789abcdef", 3) == std::string::npos;
+  if (added.exit_code != 0 || !hex) {
     return Status::Internal("runledger token add failed: " + added.output);
   }
-  return match.str();
+  return token;
 }
 
 Status StartServer(Harness& h, double* ready_seconds) {
