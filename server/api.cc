@@ -160,10 +160,19 @@ void Api::Call::Run() {
       return;
     }
   }
-  const bool read = (request_.method() == http::verb::get || request_.method() == http::verb::head) &&
-                    parts_.size() >= 2 && parts_[0] == "v1" && parts_[1] != "export" && !WantsEventStream();
-  if (read && api_.reads_.TryRun([self = shared_from_this()] { self->Route(); })) return;
+  const bool long_read = (request_.method() == http::verb::get || request_.method() == http::verb::head) &&
+                         IsLongRead(parts_, query_) && !WantsEventStream();
+  if (long_read && api_.reads_.TryRun([self = shared_from_this()] { self->Route(); })) return;
   Route();
+}
+
+bool IsLongRead(const std::vector<std::string>& p, const std::map<std::string, std::string>& query) {
+  if (p.size() < 2 || p[0] != "v1" || p[1] == "export") return false;
+  if (p.size() == 2) return p[1] == "events";
+  if (p[1] == "ledger") return p.size() == 3 && p[2] == "proof";
+  if (p[1] != "runs") return false;
+  if (p.size() == 3) return p[2] == "counts" || query.count("as_of") > 0 || query.count("at_seq") > 0;
+  return p.size() == 4 && p[3] == "history";
 }
 
 void Api::Call::Route() {

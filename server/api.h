@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "projections/queries.h"
 #include "projections/run_ledger.h"
@@ -28,15 +30,21 @@ struct ApiOptions {
   // GET /v1/export runs on its own worker thread, as it blocks on its
   // reader; more at once than this answer 503 exports_busy.
   std::size_t exports_max = 2;
-  // Reads (GET /v1/... but streams and exports) run on this many worker
-  // threads, so a slow listing does not hold up every request queued behind
-  // it on an I/O thread; when all are busy the I/O thread runs the read.
-  // 0: reads run on the I/O threads.
+  // Long reads (IsLongRead) run on this many worker threads, so they do not
+  // hold up every request queued behind them on an I/O thread; when all are
+  // busy the I/O thread runs the read. 0: every read runs on the I/O threads.
   std::size_t read_workers = 1;
   // Without a tokens file every caller is the admin "local", and only
   // loopback Host and Origin headers are served.
   bool local_mode = true;
 };
+
+// A GET under /v1 whose cost grows with a run or the ledger rather than
+// with the page it asks for: a run's history or time travel, counts, the
+// ledger's event query, proofs. Every other read (a run, a listing page,
+// a page of events or logs) runs on the I/O thread that parsed it: on two
+// cores the hand-off to a worker cost more than such a read.
+bool IsLongRead(const std::vector<std::string>& path_parts, const std::map<std::string, std::string>& query);
 
 class Api : public Handler {
  public:

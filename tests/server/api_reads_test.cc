@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -87,6 +89,9 @@ TEST_P(ReadWorkersTest, ConcurrentReadersGetTheRunTheyAskFor) {
         if (run.result_int() != 200 || Str(ParseBody(run), "id") != ids[r]) ++wrong[r];
         const Response page = client.Send("GET", "/v1/runs?limit=10&status=running");
         if (page.result_int() != 200 || Items(ParseBody(page)).size() != 2) ++wrong[r];
+        // A long read: on a worker when one is free.
+        const Response first = client.Send("GET", "/v1/runs/" + ids[r] + "?at_seq=1");
+        if (first.result_int() != 200 || Str(ParseBody(first), "status") != "queued") ++wrong[r];
       }
     });
   }
@@ -95,6 +100,27 @@ TEST_P(ReadWorkersTest, ConcurrentReadersGetTheRunTheyAskFor) {
 }
 
 INSTANTIATE_TEST_SUITE_P(NoneOneAndFour, ReadWorkersTest, ::testing::Values(0u, 1u, 4u));
+
+TEST(LongReadTest, OnlyReadsThatGrowWithARunOrTheLedgerAreLong) {
+  const std::map<std::string, std::string> none;
+  const std::map<std::string, std::string> at_seq = {{"at_seq", "3"}};
+  const std::map<std::string, std::string> as_of = {{"as_of", "2026-01-01T00:00:00Z"}};
+  const std::map<std::string, std::string> filter = {{"status", "running"}, {"limit", "50"}};
+  auto path = [](std::initializer_list<const char*> parts) { return std::vector<std::string>(parts.begin(), parts.end()); };
+  EXPECT_TRUE(IsLongRead(path({"v1", "runs", "r1", "history"}), none));
+  EXPECT_TRUE(IsLongRead(path({"v1", "runs", "r1"}), at_seq));
+  EXPECT_TRUE(IsLongRead(path({"v1", "runs", "r1"}), as_of));
+  EXPECT_TRUE(IsLongRead(path({"v1", "runs", "counts"}), filter));
+  EXPECT_TRUE(IsLongRead(path({"v1", "events"}), none));
+  EXPECT_TRUE(IsLongRead(path({"v1", "ledger", "proof"}), none));
+  EXPECT_FALSE(IsLongRead(path({"v1", "runs", "r1"}), none));
+  EXPECT_FALSE(IsLongRead(path({"v1", "runs"}), filter));
+  EXPECT_FALSE(IsLongRead(path({"v1", "runs", "r1", "events"}), none));
+  EXPECT_FALSE(IsLongRead(path({"v1", "runs", "r1", "logs"}), none));
+  EXPECT_FALSE(IsLongRead(path({"v1", "ledger", "checkpoint"}), none));
+  EXPECT_FALSE(IsLongRead(path({"v1", "me"}), none));
+  EXPECT_FALSE(IsLongRead(path({"v1", "export"}), none));
+}
 
 TEST_F(ReadsTest, TimeTravelFoldsTheFirstEventsOrThoseUntilATime) {
   const std::string id = CreateRun(admin());
