@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
                         "Abort runs with no event for this long (e.g. 30m); default off");
   serve_cmd->add_option("--io-threads", serve.io_threads, "I/O threads")->capture_default_str();
   serve_cmd->add_option("--read-workers", serve.read_workers,
-                        "Threads for reads, beside the I/O threads (0: reads run on them)")
+                        "Threads for long reads (history, time travel, counts, the event query, "
+                        "proofs), beside the I/O threads (0: every read runs on them)")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
   serve_cmd->add_option("--cache-mb", serve.cache_mb, "RocksDB block cache (MiB)")
