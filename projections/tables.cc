@@ -2,6 +2,7 @@
 
 #include "ledger/key_layout.h"
 #include "ledger/sha256.h"
+#include "projections/run_state.h"
 
 namespace runledger::projections {
 
@@ -60,7 +61,7 @@ std::string StatusOperation(std::string_view status, std::string_view operation)
 }
 
 ledger::TableId StatusIndexTable(std::string_view status) {
-  return status == "queued" || status == "running" ? kActiveIndexTable : kRunIndexTable;
+  return IsTerminal(status) ? kRunIndexTable : kActiveIndexTable;
 }
 
 std::string RunIndexKey(char kind, std::string_view value, std::int64_t created_ms,

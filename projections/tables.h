@@ -71,7 +71,8 @@ std::string RunIndexSuffix(std::int64_t created_ms, const ledger::Uuid& run_id);
 // The value part of an 'S' key: a filter on both status and operation walks
 // only the matching runs instead of filtering one index by the other.
 std::string StatusOperation(std::string_view status, std::string_view operation);
-// Where the 's' and 'S' keys of a run in `status` live.
+// Where the 's' and 'S' keys of a run in `status` live: run_index for the
+// terminal statuses (IsTerminal), active_index for the others.
 ledger::TableId StatusIndexTable(std::string_view status);
 std::pair<std::int64_t, ledger::Uuid> DecodeRunIndexSuffix(std::string_view suffix);
 

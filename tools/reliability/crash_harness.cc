@@ -67,15 +67,15 @@ std::string LoadAverage() {
 Result<std::string> AddToken(Harness& h, const std::string& name, const std::string& role) {
   const CommandResult added = RunCommand({h.options.server, "token", "add", "--tokens",
                                           h.tokens_path, "--name", name, "--role", role});
-  constexpr size_t kHexDigits = 64;
-  const size_t at = added.output.find("rl_");
-  const std::string token = at == std::string::npos ? "" : added.output.substr(at, 3 + kHexDigits);
-  const bool hex = token.size() == 3 + kHexDigits &&
-                   token.find_first_not_of("0123456789abcdef", 3) == std::string::npos;
-  if (added.exit_code != 0 || !hex) {
-    return Status::Internal("runledger token add failed: " + added.output);
+  constexpr size_t kTokenSize = 3 + 64;  // rl_ + hex
+  for (size_t at = added.output.find("rl_"); added.exit_code == 0 && at != std::string::npos;
+       at = added.output.find("rl_", at + 1)) {
+    const std::string token = added.output.substr(at, kTokenSize);
+    if (token.size() == kTokenSize && token.find_first_not_of("0123456789abcdef", 3) == std::string::npos) {
+      return token;
+    }
   }
-  return token;
+  return Status::Internal("runledger token add failed: " + added.output);
 }
 
 Status StartServer(Harness& h, double* ready_seconds) {
